@@ -1,0 +1,3 @@
+"""Switchyard: a self-hostable connector platform."""
+
+__version__ = "0.1.0"

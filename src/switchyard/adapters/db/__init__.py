@@ -1,0 +1,1 @@
+"""SQL storage (SQLAlchemy 2 async Core) for SQLite and PostgreSQL."""

@@ -1,0 +1,21 @@
+"""One transaction, with every repository bound to its connection (the ``ports.Transaction``)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from switchyard.adapters.db.secrets import SqlSecrets
+from switchyard.adapters.db.tenancy import SqlApiKeys, SqlEndUsers, SqlTenants
+from switchyard.adapters.db.vault import SqlAccessLog, SqlMasterKeys, SqlVaultItems
+
+
+class SqlTransaction:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+        self.tenants = SqlTenants(conn)
+        self.end_users = SqlEndUsers(conn)
+        self.api_keys = SqlApiKeys(conn)
+        self.secrets = SqlSecrets(conn)
+        self.vault_items = SqlVaultItems(conn)
+        self.access_log = SqlAccessLog(conn)
+        self.master_keys = SqlMasterKeys(conn)

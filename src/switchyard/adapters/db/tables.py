@@ -1,0 +1,129 @@
+"""The schema, as SQLAlchemy Core tables. Migrations in ``migrations/versions`` create exactly this."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Id = sa.String(40)
+Timestamp = sa.DateTime(timezone=True)
+
+tenants = sa.Table(
+    "tenants",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+end_users = sa.Table(
+    "end_users",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("tenant_id", Id, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("external_id", sa.String(255), nullable=False),
+    sa.Column("email", sa.String(320)),
+    sa.Column("display_name", sa.String(255)),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("tenant_id", "external_id"),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("tenant_id", Id, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("lookup", sa.String(16), nullable=False, unique=True),
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("expires_at", Timestamp),
+    sa.Column("revoked_at", Timestamp),
+    sa.Column("last_used_at", Timestamp),
+    sa.Index(None, "tenant_id"),
+)
+
+master_keys = sa.Table(
+    "master_keys",
+    metadata,
+    sa.Column("key_id", sa.String(64), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("retired_at", Timestamp),
+)
+
+vault_items = sa.Table(
+    "vault_items",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("tenant_id", Id, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("owner_kind", sa.String(32), nullable=False),
+    sa.Column("owner_id", Id, nullable=False),
+    sa.Column("key_id", sa.String(64), nullable=False),
+    sa.Column("store", sa.String(16), nullable=False),
+    sa.Column("ciphertext", sa.LargeBinary),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("access_count", sa.Integer, nullable=False),
+    sa.Column("last_accessed_at", Timestamp),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Index(None, "key_id"),
+    sa.Index(None, "tenant_id", "owner_kind", "owner_id"),
+)
+
+secrets = sa.Table(
+    "secrets",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("tenant_id", Id, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("description", sa.String(1024)),
+    sa.Column("current_version", sa.Integer, nullable=False),
+    sa.Column("expires_at", Timestamp),
+    sa.Column("rotation_due_at", Timestamp),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("tenant_id", "name"),
+)
+
+secret_versions = sa.Table(
+    "secret_versions",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("secret_id", Id, sa.ForeignKey("secrets.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("tenant_id", Id, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("item_id", Id, nullable=False),
+    sa.Column("masked", sa.String(16), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("secret_id", "version"),
+)
+
+vault_access_log = sa.Table(
+    "vault_access_log",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("tenant_id", Id, nullable=False),
+    sa.Column("item_id", Id, nullable=False),
+    sa.Column("owner_kind", sa.String(32), nullable=False),
+    sa.Column("owner_id", Id, nullable=False),
+    sa.Column("actor", sa.String(128), nullable=False),
+    sa.Column("purpose", sa.String(128), nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("error_code", sa.String(64)),
+    sa.Column("request_id", sa.String(64)),
+    sa.Column("at", Timestamp, nullable=False),
+    sa.Index(None, "tenant_id", "item_id"),
+)

@@ -1,0 +1,189 @@
+"""Repositories for the vault: master-key records, sealed items and the append-only access audit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from switchyard.adapters.db.rows import page, utc
+from switchyard.adapters.db.tables import master_keys, vault_access_log, vault_items
+from switchyard.core.clock import as_utc
+from switchyard.core.models import AccessRecord, MasterKeyRecord, Page, VaultItem
+
+
+def _master_key(row: Row[Any]) -> MasterKeyRecord:
+    return MasterKeyRecord(
+        key_id=row.key_id,
+        fingerprint=row.fingerprint,
+        state=row.state,
+        created_at=as_utc(row.created_at),
+        retired_at=utc(row.retired_at),
+    )
+
+
+class SqlMasterKeys:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def all(self) -> list[MasterKeyRecord]:
+        query = master_keys.select().order_by(master_keys.c.created_at, master_keys.c.key_id)
+        return [_master_key(row) for row in (await self.conn.execute(query)).all()]
+
+    async def add(self, record: MasterKeyRecord) -> None:
+        await self.conn.execute(
+            master_keys.insert().values(
+                key_id=record.key_id,
+                fingerprint=record.fingerprint,
+                state=record.state,
+                created_at=record.created_at,
+                retired_at=record.retired_at,
+            )
+        )
+
+    async def set_state(self, key_id: str, state: str, at: datetime) -> None:
+        values: dict[str, Any] = {"state": state}
+        if state == "retired":
+            values["retired_at"] = at
+        await self.conn.execute(master_keys.update().where(master_keys.c.key_id == key_id).values(**values))
+
+
+def _item(row: Row[Any]) -> VaultItem:
+    return VaultItem(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        owner_kind=row.owner_kind,
+        owner_id=row.owner_id,
+        key_id=row.key_id,
+        store=row.store,
+        ciphertext=row.ciphertext,
+        revision=row.revision,
+        access_count=row.access_count,
+        last_accessed_at=utc(row.last_accessed_at),
+    )
+
+
+class SqlVaultItems:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def add(self, item: VaultItem) -> None:
+        await self.conn.execute(
+            vault_items.insert().values(
+                id=item.id,
+                tenant_id=item.tenant_id,
+                owner_kind=item.owner_kind,
+                owner_id=item.owner_id,
+                key_id=item.key_id,
+                store=item.store,
+                ciphertext=item.ciphertext,
+                revision=item.revision,
+                access_count=0,
+                created_at=sa.func.now(),
+            )
+        )
+
+    async def get_many(self, tenant_id: str, item_ids: Sequence[str]) -> list[VaultItem]:
+        if not item_ids:
+            return []
+        query = vault_items.select().where(
+            vault_items.c.tenant_id == tenant_id, vault_items.c.id.in_(list(item_ids))
+        )
+        return [_item(row) for row in (await self.conn.execute(query)).all()]
+
+    async def delete(self, tenant_id: str, item_ids: Sequence[str]) -> None:
+        if item_ids:
+            await self.conn.execute(
+                vault_items.delete().where(
+                    vault_items.c.tenant_id == tenant_id, vault_items.c.id.in_(list(item_ids))
+                )
+            )
+
+    async def record_access(self, tenant_id: str, item_ids: Sequence[str], at: datetime) -> None:
+        await self.conn.execute(
+            vault_items.update()
+            .where(vault_items.c.tenant_id == tenant_id, vault_items.c.id.in_(list(item_ids)))
+            .values(access_count=vault_items.c.access_count + 1, last_accessed_at=at)
+        )
+
+    async def replace_ciphertext(self, item: VaultItem, *, key_id: str, ciphertext: bytes | None) -> bool:
+        result = await self.conn.execute(
+            vault_items.update()
+            .where(
+                vault_items.c.tenant_id == item.tenant_id,
+                vault_items.c.id == item.id,
+                vault_items.c.revision == item.revision,
+            )
+            .values(key_id=key_id, ciphertext=ciphertext, revision=item.revision + 1)
+        )
+        return bool(result.rowcount)
+
+    async def not_under_key(self, key_id: str, *, after: str | None, limit: int) -> list[VaultItem]:
+        query = vault_items.select().where(vault_items.c.key_id != key_id)
+        if after:
+            query = query.where(vault_items.c.id > after)
+        rows = (await self.conn.execute(query.order_by(vault_items.c.id).limit(limit))).all()
+        return [_item(row) for row in rows]
+
+    async def count_by_key(self) -> dict[str, int]:
+        query = sa.select(vault_items.c.key_id, sa.func.count()).group_by(vault_items.c.key_id)
+        return {key_id: count for key_id, count in (await self.conn.execute(query)).all()}
+
+
+def _record(row: Row[Any]) -> AccessRecord:
+    return AccessRecord(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        item_id=row.item_id,
+        owner_kind=row.owner_kind,
+        owner_id=row.owner_id,
+        actor=row.actor,
+        purpose=row.purpose,
+        outcome=row.outcome,
+        at=as_utc(row.at),
+        error_code=row.error_code,
+        request_id=row.request_id,
+    )
+
+
+class SqlAccessLog:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def append(self, records: Sequence[AccessRecord]) -> None:
+        if records:
+            await self.conn.execute(
+                vault_access_log.insert(),
+                [
+                    {
+                        "id": r.id,
+                        "tenant_id": r.tenant_id,
+                        "item_id": r.item_id,
+                        "owner_kind": r.owner_kind,
+                        "owner_id": r.owner_id,
+                        "actor": r.actor,
+                        "purpose": r.purpose,
+                        "outcome": r.outcome,
+                        "error_code": r.error_code,
+                        "request_id": r.request_id,
+                        "at": r.at,
+                    }
+                    for r in records
+                ],
+            )
+
+    async def page(
+        self, tenant_id: str, item_ids: Sequence[str], *, before: str | None, limit: int
+    ) -> Page[AccessRecord]:
+        """Newest first; ``before`` is the cursor of the previous page."""
+        query = vault_access_log.select().where(
+            vault_access_log.c.tenant_id == tenant_id, vault_access_log.c.item_id.in_(list(item_ids))
+        )
+        if before:
+            query = query.where(vault_access_log.c.id < before)
+        rows = (await self.conn.execute(query.order_by(vault_access_log.c.id.desc()).limit(limit + 1))).all()
+        return page(rows, limit, _record)

@@ -1,0 +1,116 @@
+"""Master key material: a key file in the data dir (single node) or the environment (any node).
+
+The key file is JSON, created on first start with mode 0600 inside a 0700 directory, and rewritten
+atomically when ``switchyard keys rotate-master`` adds or retires a key. A key file that group or others
+can read is refused: the process will not start until its mode is fixed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+
+from switchyard.core.crypto import MasterKey, parse_master_keys
+from switchyard.core.errors import ConfigurationError
+
+_FORMAT = 1
+
+
+class KeyFileSource:
+    writable = True
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def describe(self) -> str:
+        return f"key file {self.path}"
+
+    def load(self) -> list[MasterKey]:
+        if not self.path.exists():
+            self._write([MasterKey.generate(new_key_id())])
+        self._check_mode()
+        try:
+            document = json.loads(self.path.read_text(encoding="utf-8"))
+            entries = document["keys"]
+            return [MasterKey(entry["id"], _decode(entry["key"], entry["id"])) for entry in entries]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigurationError(
+                f"the master key file {self.path} is not valid: {type(exc).__name__}",
+                code="config.key_file_invalid",
+                remediation="Restore the key file from a backup; without it stored secrets cannot be read.",
+            ) from None
+
+    def add(self, key: MasterKey) -> None:
+        self._write([*self.load(), key])
+
+    def remove(self, key_id: str) -> None:
+        self._write([key for key in self.load() if key.key_id != key_id])
+
+    def _check_mode(self) -> None:
+        mode = stat.S_IMODE(self.path.stat().st_mode)
+        if mode & 0o077:
+            raise ConfigurationError(
+                f"the master key file {self.path} has mode {mode:04o}; group and others must have no access",
+                code="config.key_file_permissions",
+                remediation=f"Run: chmod 600 {self.path}",
+            )
+
+    def _write(self, keys: list[MasterKey]) -> None:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        document = {
+            "format": _FORMAT,
+            "warning": "Switchyard master keys. Losing this file loses every stored secret; back it up.",
+            "keys": [{"id": key.key_id, "key": key.encoded()} for key in keys],
+        }
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, self.path)
+
+
+class EnvKeySource:
+    """Keys given in ``SWITCHYARD_MASTER_KEY``; adding or removing one is the operator's job."""
+
+    writable = False
+
+    def __init__(self, spec: str) -> None:
+        self.spec = spec
+
+    def describe(self) -> str:
+        return "SWITCHYARD_MASTER_KEY"
+
+    def load(self) -> list[MasterKey]:
+        keys = parse_master_keys(self.spec)
+        if not keys:
+            raise ConfigurationError(
+                "SWITCHYARD_MASTER_KEY is set but empty", code="config.master_key_invalid"
+            )
+        return keys
+
+    def add(self, key: MasterKey) -> None:
+        raise ConfigurationError(
+            "keys from SWITCHYARD_MASTER_KEY cannot be added by Switchyard",
+            code="config.master_key_read_only",
+            remediation=f"Add '{key.key_id}:<base64>' to SWITCHYARD_MASTER_KEY on every node, then rotate.",
+        )
+
+    def remove(self, key_id: str) -> None:
+        raise ConfigurationError(
+            "keys from SWITCHYARD_MASTER_KEY cannot be removed by Switchyard",
+            code="config.master_key_read_only",
+            remediation=f"Remove key {key_id!r} from SWITCHYARD_MASTER_KEY on every node.",
+        )
+
+
+def _decode(encoded: str, key_id: str) -> bytes:
+    return parse_master_keys(f"{key_id}:{encoded}")[0].material
+
+
+def new_key_id() -> str:
+    return "k" + datetime.now(UTC).strftime("%Y%m%d%H%M%S") + os.urandom(2).hex()

@@ -1,0 +1,45 @@
+"""The FastAPI application: routes, error rendering, request context, and the container's lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from switchyard import __version__
+from switchyard.api import problems
+from switchyard.api.middleware import RequestContextMiddleware
+from switchyard.api.routes import health, secrets, tenancy
+from switchyard.services.container import Container, build
+from switchyard.settings import Settings
+
+
+def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
+    """An app over ``container`` (tests pass one in, already started) or one built from ``settings``."""
+    owned = container is None
+    resolved = container or build(settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if owned:
+            await resolved.start(upgrade=resolved.settings.auto_migrate)
+        try:
+            yield
+        finally:
+            if owned:
+                await resolved.close()
+
+    app = FastAPI(
+        title="Switchyard",
+        version=__version__,
+        description="Connect end users' third-party accounts and act on them.",
+        lifespan=lifespan,
+    )
+    app.state.container = resolved
+    problems.install(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(health.router)
+    app.include_router(tenancy.router)
+    app.include_router(secrets.router)
+    return app

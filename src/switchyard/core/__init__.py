@@ -1,0 +1,1 @@
+"""The pure domain: values, rules and the exception tree. No IO, no framework."""

@@ -1,0 +1,121 @@
+"""The one exception tree of Switchyard.
+
+Every error carries a stable ``code`` (dotted, lowercase: ``secret.not_found``) that clients may branch on,
+a human ``detail`` and, where the fix is not obvious, a ``remediation``. The classes are grouped by what the
+caller should do about them::
+
+    SwitchyardError
+    ├── ClientError               the caller must change the request
+    │   ├── InvalidInput          422  a value breaks a rule (name, size, schema)
+    │   ├── NotFound              404  also for another tenant's resources: no existence oracle
+    │   ├── Conflict              409  the resource exists or moved on
+    │   └── PayloadTooLarge       413
+    ├── AuthError                 the caller must present other credentials
+    │   ├── Unauthenticated       401  missing, unknown, wrong, expired or revoked key
+    │   └── Forbidden             403  the key lacks a scope
+    ├── RetriableError            the same request may succeed later
+    │   └── Unavailable           503  database or credential store unreachable
+    └── FatalError                an operator must act; retrying will not help
+        ├── DecryptFailed         500  ``vault.decrypt_failed``: corrupted ciphertext or a missing key
+        └── ConfigurationError         the process refuses to start (key file mode, missing key)
+
+Adapters translate foreign exceptions (SQLAlchemy, httpx2, aiohttp) into this tree at their boundary;
+nothing outside ``adapters/`` ever sees a library's exception.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class SwitchyardError(Exception):
+    """Base of every error the product raises on purpose."""
+
+    status: ClassVar[int] = 500
+    default_code: ClassVar[str] = "internal.error"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        remediation: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code or self.default_code
+        self.remediation = remediation
+        self.extra = extra or {}
+
+    @property
+    def title(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, detail={self.detail!r})"
+
+
+class ClientError(SwitchyardError):
+    status = 400
+    default_code = "request.invalid"
+
+
+class InvalidInput(ClientError):
+    status = 422
+    default_code = "request.invalid"
+
+
+class NotFound(ClientError):
+    status = 404
+    default_code = "resource.not_found"
+
+
+class Conflict(ClientError):
+    status = 409
+    default_code = "resource.conflict"
+
+
+class PayloadTooLarge(ClientError):
+    status = 413
+    default_code = "request.too_large"
+
+
+class AuthError(SwitchyardError):
+    status = 401
+    default_code = "auth.unauthenticated"
+
+
+class Unauthenticated(AuthError):
+    status = 401
+    default_code = "auth.unauthenticated"
+
+
+class Forbidden(AuthError):
+    status = 403
+    default_code = "auth.forbidden"
+
+
+class RetriableError(SwitchyardError):
+    status = 503
+    default_code = "service.unavailable"
+
+
+class Unavailable(RetriableError):
+    status = 503
+    default_code = "service.unavailable"
+
+
+class FatalError(SwitchyardError):
+    status = 500
+    default_code = "internal.error"
+
+
+class DecryptFailed(FatalError):
+    status = 500
+    default_code = "vault.decrypt_failed"
+
+
+class ConfigurationError(FatalError):
+    status = 500
+    default_code = "config.invalid"

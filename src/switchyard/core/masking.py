@@ -1,0 +1,14 @@
+"""How a secret value is shown to someone who may not see it: ``***key123``."""
+
+from __future__ import annotations
+
+MASK = "***"
+_FULLY_MASKED_TYPES = frozenset({"password", "certificate"})
+
+
+def mask(value: str, secret_type: str = "generic") -> str:
+    """Keep at most the last six characters, and never more than a quarter of the value."""
+    if secret_type in _FULLY_MASKED_TYPES:
+        return MASK
+    visible = min(6, len(value) // 4)
+    return MASK + value[-visible:] if visible else MASK

@@ -1,0 +1,127 @@
+"""The records services pass around. Plain frozen dataclasses: no ORM, no framework."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Tenant:
+    id: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class EndUser:
+    id: str
+    tenant_id: str
+    external_id: str
+    email: str | None
+    display_name: str | None
+    tags: tuple[str, ...]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    tenant_id: str
+    name: str
+    lookup: str
+    digest: str = field(repr=False)
+    scopes: frozenset[str]
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a tenant API key, or an internal component (``connection:<id>``, ``cli``)."""
+
+    tenant_id: str
+    actor: str
+    scopes: frozenset[str]
+    api_key_id: str | None = None
+
+
+@dataclass(frozen=True)
+class VaultItem:
+    """One sealed value. ``ciphertext`` is None when an external store holds it."""
+
+    id: str
+    tenant_id: str
+    owner_kind: str
+    owner_id: str
+    key_id: str
+    store: str
+    ciphertext: bytes | None = field(repr=False)
+    revision: int
+    access_count: int = 0
+    last_accessed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Secret:
+    id: str
+    tenant_id: str
+    name: str
+    type: str
+    description: str | None
+    current_version: int
+    expires_at: datetime | None
+    rotation_due_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class SecretVersion:
+    id: str
+    secret_id: str
+    tenant_id: str
+    version: int
+    item_id: str
+    masked: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AccessRecord:
+    """One attempt to decrypt a vault item, appended to the access audit and never changed."""
+
+    id: str
+    tenant_id: str
+    item_id: str
+    owner_kind: str
+    owner_id: str
+    actor: str
+    purpose: str
+    outcome: str  # "ok" | "failed"
+    at: datetime
+    error_code: str | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class MasterKeyRecord:
+    """What the database knows about a master key: never the material, only its fingerprint and state."""
+
+    key_id: str
+    fingerprint: str
+    state: str  # "active" | "decrypt_only" | "retired"
+    created_at: datetime
+    retired_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_cursor: str | None

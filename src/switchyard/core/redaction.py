@@ -1,0 +1,40 @@
+"""Keeping secrets out of anything that is written down (log lines, error bodies).
+
+A value is redacted when its key looks secret-like (``password``, ``token``, ``authorization`` ...), when
+it contains a value the vault released in the current request, or when it contains a Switchyard API key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from typing import Any
+
+REDACTED = "[REDACTED]"
+SECRET_KEY = re.compile(
+    r"(pass(word|wd|phrase)?|secret|token|api[_-]?key|authorization|cookie|credential|private[_-]?key"
+    r"|master[_-]?key|plaintext|ciphertext)",
+    re.IGNORECASE,
+)
+API_KEY_PATTERN = re.compile(r"syk_[a-z2-7]{13}_[A-Za-z0-9_-]{43}")
+
+
+def redact_text(text: str, released: Collection[str]) -> str:
+    for value in released:
+        if value in text:
+            text = text.replace(value, REDACTED)
+    return API_KEY_PATTERN.sub(REDACTED, text)
+
+
+def redact(value: Any, released: Collection[str], key: str | None = None) -> Any:
+    if key is not None and SECRET_KEY.search(key):
+        return REDACTED
+    if isinstance(value, str):
+        return redact_text(value, released)
+    if isinstance(value, Mapping):
+        return {k: redact(v, released, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v, released) for v in value]
+    if isinstance(value, BaseException):
+        return redact_text(str(value), released)
+    return value

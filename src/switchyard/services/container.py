@@ -1,0 +1,83 @@
+"""Builds the application services from settings: the one place where adapters meet services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from switchyard.adapters.credential_stores import DatabaseStore, ExternalStore
+from switchyard.adapters.db.engine import SqlDatabase
+from switchyard.adapters.keyfile import EnvKeySource, KeyFileSource
+from switchyard.core.errors import ConfigurationError
+from switchyard.ports import CiphertextStore, KeySource
+from switchyard.services.apikeys import ApiKeyService
+from switchyard.services.keyring import Keyring
+from switchyard.services.rotation import Rotation
+from switchyard.services.secrets import SecretsService
+from switchyard.services.tenancy import TenancyService
+from switchyard.services.vault import DataKeyCache, Vault
+from switchyard.settings import CredentialStoreKind, Settings
+
+
+@dataclass
+class Container:
+    settings: Settings
+    db: SqlDatabase
+    keyring: Keyring
+    vault: Vault
+    tenancy: TenancyService
+    api_keys: ApiKeyService
+    secrets: SecretsService
+    rotation: Rotation
+    external_store: ExternalStore | None = None
+
+    async def start(self, *, upgrade: bool) -> None:
+        """Migrate (single node) or check the schema, then load and check the master keys."""
+        if upgrade:
+            await self.db.upgrade()
+        elif not await self.db.schema_is_current():
+            raise ConfigurationError(
+                "the database schema is not current",
+                code="database.schema_outdated",
+                remediation="Run: switchyard db upgrade",
+            )
+        await self.keyring.bootstrap()
+
+    async def close(self) -> None:
+        if self.external_store is not None:
+            await self.external_store.close()
+        await self.db.dispose()
+
+
+def key_source(settings: Settings) -> KeySource:
+    if settings.master_key is not None:
+        return EnvKeySource(settings.master_key.get_secret_value())
+    return KeyFileSource(settings.resolved_master_key_file)
+
+
+def build(settings: Settings) -> Container:
+    db = SqlDatabase(settings.resolved_database_url, pool_size=settings.db_pool_size)
+    keyring = Keyring(key_source(settings), db, active_ttl=settings.active_key_ttl_seconds)
+    stores: dict[str, CiphertextStore] = {"database": DatabaseStore()}
+    external: ExternalStore | None = None
+    if settings.credential_store_url:
+        token = settings.credential_store_token
+        external = ExternalStore(settings.credential_store_url, token.get_secret_value() if token else None)
+        stores["external"] = external
+    if settings.credential_store is CredentialStoreKind.EXTERNAL and external is None:
+        raise ConfigurationError(
+            "SWITCHYARD_CREDENTIAL_STORE=external needs SWITCHYARD_CREDENTIAL_STORE_URL",
+            code="config.credential_store_url_missing",
+        )
+    cache = DataKeyCache(settings.vault_cache_ttl_seconds, settings.vault_cache_size)
+    vault = Vault(db, keyring, stores, default_store=settings.credential_store.value, cache=cache)
+    return Container(
+        settings=settings,
+        db=db,
+        keyring=keyring,
+        vault=vault,
+        tenancy=TenancyService(db),
+        api_keys=ApiKeyService(db),
+        secrets=SecretsService(db, vault, cache_ttl=settings.vault_cache_ttl_seconds),
+        rotation=Rotation(db, keyring, vault),
+        external_store=external,
+    )

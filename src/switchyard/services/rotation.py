@@ -1,0 +1,130 @@
+"""Online master-key rotation.
+
+1. A new key is added to the key source (generated into the key file, or already in the environment)
+   and made active; every process picks it up within ``active_key_ttl`` seconds.
+2. A sweep re-wraps the data key of every item not under the new key, in batches, with a compare-and-swap
+   on the item's revision. Values are never decrypted, so nothing is audited as an access. Readers keep
+   working throughout: a blob names the key that wrapped it and every configured key can still unwrap.
+3. Sweeps repeat (after waiting out ``active_key_ttl``, for processes still sealing with the old key) until
+   one finds nothing. Only then are old keys retired, and removed from the key file, when no item
+   references them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from switchyard.adapters.keyfile import new_key_id
+from switchyard.core import crypto
+from switchyard.core.clock import utcnow
+from switchyard.core.crypto import MasterKey
+from switchyard.core.errors import ConfigurationError
+from switchyard.core.models import VaultItem
+from switchyard.ports import Database
+from switchyard.services.keyring import DECRYPT_ONLY, RETIRED, Keyring
+from switchyard.services.vault import Vault, binding_of
+
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+@dataclass
+class RotationReport:
+    new_key_id: str
+    previous_key_id: str | None
+    rewrapped: int = 0
+    passes: int = 0
+    retired: list[str] = field(default_factory=list)
+    still_referenced: dict[str, int] = field(default_factory=dict)
+
+
+class Rotation:
+    def __init__(self, db: Database, keyring: Keyring, vault: Vault, *, batch_size: int = 200) -> None:
+        self.db = db
+        self.keyring = keyring
+        self.vault = vault
+        self.batch_size = batch_size
+
+    async def rotate(
+        self, *, key_id: str | None = None, progress: Progress | None = None, max_passes: int = 5
+    ) -> RotationReport:
+        key = self._new_key(key_id)
+        previous = await self.keyring.activate(key)
+        report = RotationReport(new_key_id=key.key_id, previous_key_id=previous)
+        await self.sweep(report, progress=progress, max_passes=max_passes)
+        await self.retire_unreferenced(report)
+        return report
+
+    def _new_key(self, key_id: str | None) -> MasterKey:
+        source = self.keyring.source
+        if source.writable:
+            key = MasterKey.generate(key_id or new_key_id())
+            source.add(key)
+            return key
+        self.keyring.reload()
+        configured = self.keyring.keys
+        if key_id is None or key_id not in configured:
+            raise ConfigurationError(
+                "with SWITCHYARD_MASTER_KEY, rotation needs the id of a new key already configured",
+                code="config.master_key_missing",
+                remediation="Add 'newid:<base64>' to SWITCHYARD_MASTER_KEY on every node, restart them, "
+                "then run: switchyard keys rotate-master --key-id newid",
+            )
+        return configured[key_id]
+
+    async def sweep(self, report: RotationReport, *, progress: Progress | None, max_passes: int) -> None:
+        target = self.keyring.keys[report.new_key_id]
+        while report.passes < max_passes:
+            report.passes += 1
+            total = sum(n for kid, n in (await self._counts()).items() if kid != target.key_id)
+            done = await self._one_pass(target, total, progress)
+            report.rewrapped += done
+            if done == 0 and report.passes > 1:
+                return
+            # Processes that have not yet seen the new active key may still seal under the old one.
+            await asyncio.sleep(self.keyring.active_ttl + 0.1)
+
+    async def _one_pass(self, target: MasterKey, total: int, progress: Progress | None) -> int:
+        done, after = 0, None
+        if progress:
+            progress(0, total)
+        while True:
+            async with self.db.transaction(write=False) as tx:
+                batch = await tx.vault_items.not_under_key(target.key_id, after=after, limit=self.batch_size)
+            if not batch:
+                return done
+            rewrapped = [await self._rewrap(item, target) for item in batch]
+            async with self.db.transaction() as tx:
+                for item, (key_id, stored) in zip(batch, rewrapped, strict=True):
+                    if await tx.vault_items.replace_ciphertext(item, key_id=key_id, ciphertext=stored):
+                        done += 1
+            after = batch[-1].id
+            if progress:
+                progress(done, max(total, done))
+
+    async def _rewrap(self, item: VaultItem, target: MasterKey) -> tuple[str, bytes | None]:
+        store = self.vault.stores[item.store]
+        blob = await store.get(item)
+        self.keyring.knows(crypto.key_id_of(blob))
+        new_blob = crypto.rewrap(blob, self.keyring.keys, target, binding_of(item))
+        return target.key_id, await store.put(item.tenant_id, item.id, new_blob)
+
+    async def _counts(self) -> dict[str, int]:
+        async with self.db.transaction(write=False) as tx:
+            return await tx.vault_items.count_by_key()
+
+    async def retire_unreferenced(self, report: RotationReport) -> None:
+        counts = await self._counts()
+        for record in await self.keyring.records():
+            if record.state != DECRYPT_ONLY:
+                continue
+            if counts.get(record.key_id, 0):
+                report.still_referenced[record.key_id] = counts[record.key_id]
+                continue
+            async with self.db.transaction() as tx:
+                await tx.master_keys.set_state(record.key_id, RETIRED, utcnow())
+            if self.keyring.source.writable:
+                self.keyring.source.remove(record.key_id)
+            report.retired.append(record.key_id)
+        self.keyring.reload()

@@ -1,0 +1,78 @@
+"""Settings: the only place that reads environment variables (``SWITCHYARD_*``).
+
+Everything has a single-node default: a data directory holding the SQLite database, the master key file
+and the TLS certificate. Pointing ``SWITCHYARD_DATABASE_URL`` at PostgreSQL and ``SWITCHYARD_REDIS_URL`` at
+Redis moves the same code to multi-node mode.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LogFormat(StrEnum):
+    JSON = "json"
+    CONSOLE = "console"
+
+
+class CredentialStoreKind(StrEnum):
+    DATABASE = "database"
+    EXTERNAL = "external"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SWITCHYARD_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("./switchyard-data"), description="Where single-node state lives.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy async URL; default: sqlite+aiosqlite in the data dir."
+    )
+    redis_url: str | None = Field(default=None, description="Redis for multi-node locks and limits.")
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="Master keys as 'id:base64[,id:base64]'; when unset, a key file in the data dir is used.",
+    )
+    master_key_file: Path | None = Field(default=None, description="Default: <data dir>/master-keys.json.")
+    public_base_url: str = Field(default="http://127.0.0.1:8080", description="How users reach this server.")
+    log_format: LogFormat = LogFormat.JSON
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    credential_store: CredentialStoreKind = CredentialStoreKind.DATABASE
+    credential_store_url: str | None = Field(default=None, description="Base URL of an external store.")
+    credential_store_token: SecretStr | None = None
+    vault_cache_ttl_seconds: float = Field(default=30.0, ge=0, description="0 disables the data-key cache.")
+    vault_cache_size: int = Field(default=10_000, ge=0)
+    active_key_ttl_seconds: float = Field(
+        default=2.0, gt=0, description="How long a process trusts its view of the active master key."
+    )
+    db_pool_size: int = Field(default=10, ge=1)
+    migrate_on_start: bool | None = Field(
+        default=None, description="Upgrade the schema when serving; default: on for SQLite, off otherwise."
+    )
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'switchyard.db').resolve()}"
+
+    @property
+    def resolved_master_key_file(self) -> Path:
+        return self.master_key_file or self.data_dir / "master-keys.json"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def auto_migrate(self) -> bool:
+        return self.is_sqlite if self.migrate_on_start is None else self.migrate_on_start
