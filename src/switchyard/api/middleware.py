@@ -36,7 +36,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope.get("headers", [])).get(REQUEST_ID_HEADER, b"").decode("latin-1")
-        rid = incoming if _VALID_REQUEST_ID.match(incoming) else new_id("req")
+        rid = incoming if _VALID_REQUEST_ID.fullmatch(incoming) else new_id("req")
         context.begin(rid)
         started = time.perf_counter()
         status: dict[str, Any] = {"code": 500}

@@ -48,7 +48,7 @@ def issue() -> IssuedKey:
 
 def lookup_of(presented: str) -> str | None:
     """The lookup prefix of a well-formed key, or None for anything else."""
-    match = _PATTERN.match(presented)
+    match = _PATTERN.fullmatch(presented)
     return match.group(1) if match else None
 
 

@@ -46,7 +46,7 @@ class MasterKey:
     material: bytes = field(repr=False)
 
     def __post_init__(self) -> None:
-        if not KEY_ID_PATTERN.match(self.key_id):
+        if not KEY_ID_PATTERN.fullmatch(self.key_id):
             raise ConfigurationError(
                 f"master key id {self.key_id!r} is not valid",
                 code="config.master_key_invalid",

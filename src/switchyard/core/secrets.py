@@ -22,7 +22,7 @@ class SecretType(StrEnum):
 
 
 def check_name(name: str) -> str:
-    if not NAME_PATTERN.match(name):
+    if not NAME_PATTERN.fullmatch(name):
         raise InvalidInput(
             f"invalid secret name {name[:80]!r}",
             code="secret.invalid_name",

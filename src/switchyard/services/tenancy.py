@@ -40,7 +40,7 @@ class TenancyService:
         self.db = db
 
     async def create_tenant(self, name: str) -> Tenant:
-        if not TENANT_NAME.match(name):
+        if not TENANT_NAME.fullmatch(name):
             raise InvalidInput(
                 f"invalid tenant name {name[:80]!r}",
                 code="tenant.invalid_name",
@@ -84,7 +84,7 @@ class TenancyService:
         tags: Sequence[str] = (),
     ) -> EndUser:
         require(principal, Scope.END_USERS_WRITE)
-        if not EXTERNAL_ID.match(external_id):
+        if not EXTERNAL_ID.fullmatch(external_id):
             raise InvalidInput(
                 "external_id must be 1-255 printable ASCII characters without spaces",
                 code="end_user.invalid_external_id",
