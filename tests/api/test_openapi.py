@@ -1,0 +1,50 @@
+"""The public HTTP surface is pinned: a route added, removed or opened up without auth fails here."""
+
+from __future__ import annotations
+
+import httpx2
+
+from switchyard.services.container import Container
+
+PINNED = {
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+    ("GET", "/api/v1/tenants/me"),
+    ("POST", "/api/v1/end-users"),
+    ("GET", "/api/v1/end-users"),
+    ("GET", "/api/v1/end-users/{external_id}"),
+    ("PATCH", "/api/v1/end-users/{external_id}"),
+    ("DELETE", "/api/v1/end-users/{external_id}"),
+    ("GET", "/api/v1/api-keys"),
+    ("POST", "/api/v1/api-keys"),
+    ("DELETE", "/api/v1/api-keys/{key_id}"),
+    ("POST", "/api/v1/secrets"),
+    ("GET", "/api/v1/secrets"),
+    ("GET", "/api/v1/secrets/{name}"),
+    ("PUT", "/api/v1/secrets/{name}"),
+    ("DELETE", "/api/v1/secrets/{name}"),
+    ("GET", "/api/v1/secrets/{name}/versions"),
+    ("GET", "/api/v1/secrets/{name}/access-log"),
+}
+PUBLIC = {"/healthz", "/readyz", "/metrics"}
+
+
+async def _operations(api: httpx2.AsyncClient) -> set[tuple[str, str]]:
+    document = (await api.get("/openapi.json")).json()
+    assert document["openapi"].startswith("3.1")
+    return {(method.upper(), path) for path, item in document["paths"].items() for method in item}
+
+
+async def test_the_route_table_is_pinned(api: httpx2.AsyncClient, container: Container) -> None:
+    assert await _operations(api) == PINNED
+
+
+async def test_every_api_route_requires_a_key(api: httpx2.AsyncClient, container: Container) -> None:
+    for method, path in sorted(PINNED):
+        if path in PUBLIC:
+            continue
+        concrete = path.replace("{external_id}", "u1").replace("{key_id}", "key_x").replace("{name}", "s1")
+        response = await api.request(method, concrete, json={} if method in {"POST", "PUT", "PATCH"} else None)
+        assert response.status_code == 401, (method, path, response.status_code)
+        assert response.json()["code"] == "auth.invalid_api_key"
