@@ -44,8 +44,11 @@ def check_value(value: str) -> bytes:
     return raw
 
 
-def check_dates(expires_at: datetime | None, rotation_due_at: datetime | None, now: datetime) -> None:
-    if expires_at is not None and expires_at <= now:
+def check_dates(
+    expires_at: datetime | None, rotation_due_at: datetime | None, now: datetime, *, expiry_changed: bool = True
+) -> None:
+    """A new expiry must lie ahead; a rotation date never lies after the expiry."""
+    if expiry_changed and expires_at is not None and expires_at <= now:
         raise InvalidInput("expires_at must be in the future", code="secret.invalid_expiry")
     if rotation_due_at is not None and expires_at is not None and rotation_due_at > expires_at:
         raise InvalidInput("rotation_due_at must not be after expires_at", code="secret.invalid_expiry")

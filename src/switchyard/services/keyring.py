@@ -111,8 +111,12 @@ class Keyring:
         self._active_checked = self._monotonic()
 
     def reload(self) -> None:
-        """Re-read the key source, e.g. after another process added a key to the key file."""
-        self._keys = {key.key_id: key for key in self.source.load()}
+        """Re-read the key source, e.g. after another process added a key to the key file.
+
+        Keys already in memory stay there until the process ends, so a value cached just before its old key
+        was retired still opens.
+        """
+        self._keys = {**self._keys, **{key.key_id: key for key in self.source.load()}}
 
     def knows(self, key_id: str) -> bool:
         if key_id not in self._keys:

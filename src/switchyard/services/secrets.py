@@ -144,7 +144,7 @@ class SecretsService:
         current = await self._get(tenant_id, name)
         updated = _apply(current, changes, now)
         rules.check_dates(
-            updated.expires_at if "expires_at" in changes.fields else None, updated.rotation_due_at, now
+            updated.expires_at, updated.rotation_due_at, now, expiry_changed="expires_at" in changes.fields
         )
         sealed: tuple[SecretVersion, VaultItem] | None = None
         if changes.value is not None:
