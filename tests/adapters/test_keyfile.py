@@ -65,3 +65,11 @@ def test_environment_keys_are_read_only() -> None:
         source.add(MasterKey.generate("k2"))
     with pytest.raises(ConfigurationError):
         EnvKeySource(" , ").load()
+
+
+def test_a_duplicate_key_id_is_refused(tmp_path: Path) -> None:
+    source = KeyFileSource(tmp_path / "master-keys.json")
+    [first] = source.load()
+    with pytest.raises(ConfigurationError):
+        source.add(MasterKey.generate(first.key_id))
+    assert source.load() == [first]

@@ -27,7 +27,9 @@ def _downgrade(connection: Connection) -> None:
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-async def test_upgrade_matches_the_declared_schema_and_round_trips(engine: str, new_database: DatabaseFactory) -> None:
+async def test_upgrade_matches_the_declared_schema_and_round_trips(
+    engine: str, new_database: DatabaseFactory
+) -> None:
     db = SqlDatabase(await new_database(engine))
     try:
         assert not await db.schema_is_current()
@@ -45,7 +47,9 @@ async def test_upgrade_matches_the_declared_schema_and_round_trips(engine: str, 
         await db.dispose()
 
 
-async def test_serving_on_an_outdated_schema_is_refused(new_database: DatabaseFactory, tmp_path: Path) -> None:
+async def test_serving_on_an_outdated_schema_is_refused(
+    new_database: DatabaseFactory, tmp_path: Path
+) -> None:
     container = build(make_settings(tmp_path, await new_database("sqlite")))
     with pytest.raises(ConfigurationError) as caught:
         await container.start(upgrade=False)

@@ -63,7 +63,9 @@ def test_every_flipped_byte_is_detected() -> None:
             crypto.open_sealed(bytes(damaged), KEYS, OWNER)
 
 
-@pytest.mark.parametrize("blob", [b"", b"SY", b"XX\x01\x02k1" + b"\x00" * 100, b"SY\x01\x02k1" + b"\x00" * 10])
+@pytest.mark.parametrize(
+    "blob", [b"", b"SY", b"XX\x01\x02k1" + b"\x00" * 100, b"SY\x01\x02k1" + b"\x00" * 10]
+)
 def test_malformed_blobs_fail_cleanly(blob: bytes) -> None:
     with pytest.raises(DecryptFailed):
         crypto.open_sealed(blob, KEYS, OWNER)
@@ -122,7 +124,10 @@ def test_parse_master_keys() -> None:
         ("k1:not-base64!", "not valid base64"),
         ("k1:" + base64.b64encode(b"short").decode(), "must be 32 bytes"),
         ("bad id:" + base64.b64encode(b"a" * 32).decode(), "is not valid"),
-        ("k:" + base64.b64encode(b"a" * 32).decode() + ",k:" + base64.b64encode(b"b" * 32).decode(), "unique"),
+        (
+            "k:" + base64.b64encode(b"a" * 32).decode() + ",k:" + base64.b64encode(b"b" * 32).decode(),
+            "unique",
+        ),
     ],
 )
 def test_parse_master_keys_rejects_bad_specs(spec: str, fragment: str) -> None:

@@ -9,7 +9,9 @@ from switchyard.core.models import VaultItem
 from switchyard.services.container import Container
 
 
-async def item_of_secret(container: Container, tenant_id: str, name: str, version: int | None = None) -> VaultItem:
+async def item_of_secret(
+    container: Container, tenant_id: str, name: str, version: int | None = None
+) -> VaultItem:
     query = (
         sa.select(secret_versions.c.item_id)
         .join(secrets, secrets.c.id == secret_versions.c.secret_id)

@@ -27,7 +27,9 @@ async def test_sqlite_files_hold_no_plaintext_and_no_master_key(
         owner = await make_tenant(container, "admin", "secrets:reveal")
         transport = httpx2.ASGITransport(app=create_app(container=container))
         async with httpx2.AsyncClient(transport=transport, base_url="http://t") as api:
-            created = await api.post("/api/v1/secrets", json={"name": "leaky", "value": VALUE}, headers=owner.headers)
+            created = await api.post(
+                "/api/v1/secrets", json={"name": "leaky", "value": VALUE}, headers=owner.headers
+            )
             assert created.status_code == 201
             revealed = await api.get("/api/v1/secrets/leaky?reveal=true", headers=owner.headers)
             assert revealed.json()["value"] == VALUE
@@ -45,6 +47,8 @@ async def test_sqlite_files_hold_no_plaintext_and_no_master_key(
     if shutil.which("strings") is None:
         pytest.skip("binutils 'strings' is not installed; the byte search above already ran")
     for path in database_files:
-        printable = subprocess.run(["strings", "-n", "6", str(path)], capture_output=True, text=True, check=True)
+        printable = subprocess.run(
+            ["strings", "-n", "6", str(path)], capture_output=True, text=True, check=True
+        )
         assert VALUE not in printable.stdout
         assert VALUE[-12:] not in printable.stdout

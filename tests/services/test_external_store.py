@@ -37,13 +37,17 @@ def _settings(tmp_path: Path, url: str, peer: ExternalStorePeer, **overrides: ob
 async def external(
     peer: ExternalStorePeer, new_database: DatabaseFactory, tmp_path: Path
 ) -> AsyncIterator[Container]:
-    built = build(_settings(tmp_path, await new_database("sqlite"), peer, active_key_ttl_seconds=0.1, master_key=None))
+    built = build(
+        _settings(tmp_path, await new_database("sqlite"), peer, active_key_ttl_seconds=0.1, master_key=None)
+    )
     await built.start(upgrade=True)
     yield built
     await built.close()
 
 
-async def test_ciphertext_lives_in_the_store_and_only_sealed(external: Container, peer: ExternalStorePeer) -> None:
+async def test_ciphertext_lives_in_the_store_and_only_sealed(
+    external: Container, peer: ExternalStorePeer
+) -> None:
     owner = await make_tenant(external, "admin", "secrets:reveal")
     await external.secrets.create(owner.principal, name="ext", value=VALUE)
     item = await item_of_secret(external, owner.id, "ext")
@@ -67,7 +71,10 @@ async def test_store_failures_are_clear(external: Container, peer: ExternalStore
     with pytest.raises(Unavailable):
         await external.secrets.create(owner.principal, name="not_stored", value="never-stored-value")
     peer.failing = False
-    assert [v.secret.name for v in (await external.secrets.list_secrets(owner.principal, after=None, limit=10)).items] == ["ext"]
+    assert [
+        v.secret.name
+        for v in (await external.secrets.list_secrets(owner.principal, after=None, limit=10)).items
+    ] == ["ext"]
 
     del peer.blobs[(owner.id, item.id)]
     with pytest.raises(DecryptFailed) as lost:

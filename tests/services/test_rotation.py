@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from switchyard.core import crypto
-from switchyard.core.errors import ConfigurationError
+from switchyard.core.errors import ConfigurationError, Conflict
 from switchyard.services.container import Container, build
 from switchyard.services.vault import Accessor
 from tests.conftest import ENGINES, DatabaseFactory, make_settings, make_tenant
@@ -21,7 +21,9 @@ SECRETS = 1000
 READER = Accessor("test:reader", "rotation-test")
 
 
-async def _fresh_container(new_database: DatabaseFactory, engine: str, data_dir: Path, **overrides: object) -> Container:
+async def _fresh_container(
+    new_database: DatabaseFactory, engine: str, data_dir: Path, **overrides: object
+) -> Container:
     settings = make_settings(data_dir, await new_database(engine), active_key_ttl_seconds=0.2, **overrides)
     built = build(settings)
     await built.start(upgrade=True)
@@ -42,7 +44,9 @@ async def test_rotation_of_1000_secrets_under_a_reader_loop(
     engine: str, new_database: DatabaseFactory, tmp_path: Path
 ) -> None:
     # No cache: every read goes to the database and sees each item as the sweep leaves it.
-    container = await _fresh_container(new_database, engine, tmp_path, master_key=None, vault_cache_ttl_seconds=0)
+    container = await _fresh_container(
+        new_database, engine, tmp_path, master_key=None, vault_cache_ttl_seconds=0
+    )
     try:
         tenant_id, values = await _seed(container, SECRETS)
         old_key = (await container.keyring.active_key()).key_id
@@ -56,9 +60,7 @@ async def test_rotation_of_1000_secrets_under_a_reader_loop(
                 batch = random.sample(names, 3)
                 config = {name: {"secret_name": name} for name in batch}
                 try:
-                    resolved = await container.secrets.resolve(
-                        tenant_id, config, accessor=READER
-                    )
+                    resolved = await container.secrets.resolve(tenant_id, config, accessor=READER)
                     failures += sum(resolved[name] != values[name] for name in batch)
                 except Exception:
                     failures += 1
@@ -110,7 +112,9 @@ async def test_rotation_of_1000_secrets_under_a_reader_loop(
 
 
 def _spec(*ids: str) -> str:
-    return ",".join(f"{key_id}:{base64.b64encode(key_id.encode().ljust(32, b'.')).decode()}" for key_id in ids)
+    return ",".join(
+        f"{key_id}:{base64.b64encode(key_id.encode().ljust(32, b'.')).decode()}" for key_id in ids
+    )
 
 
 async def test_rotation_with_environment_keys_needs_a_configured_new_key(
@@ -120,14 +124,16 @@ async def test_rotation_with_environment_keys_needs_a_configured_new_key(
     first = build(make_settings(tmp_path, url, master_key=_spec("env-a")))
     await first.start(upgrade=True)
     try:
-        _, values = await _seed(first, 5)
+        await _seed(first, 5)
         with pytest.raises(ConfigurationError) as caught:
             await first.rotation.rotate(key_id="env-b")
         assert caught.value.code == "config.master_key_missing"
     finally:
         await first.close()
 
-    second = build(make_settings(tmp_path, url, master_key=_spec("env-a", "env-b"), active_key_ttl_seconds=0.1))
+    second = build(
+        make_settings(tmp_path, url, master_key=_spec("env-a", "env-b"), active_key_ttl_seconds=0.1)
+    )
     await second.start(upgrade=False)
     try:
         assert (await second.keyring.active_key()).key_id == "env-a"  # a new key is not active by itself
@@ -163,3 +169,20 @@ async def test_an_active_key_missing_here_is_refused(new_database: DatabaseFacto
     assert caught.value.code == "config.master_key_missing"
     assert "k-new" in caught.value.detail
     await second.close()
+
+
+async def test_rotating_to_a_key_id_in_use_is_refused(new_database: DatabaseFactory, tmp_path: Path) -> None:
+    container = await _fresh_container(new_database, "sqlite", tmp_path, master_key=None)
+    try:
+        await _seed(container, 2)
+        active = (await container.keyring.active_key()).key_id
+        with pytest.raises(Conflict) as caught:
+            await container.rotation.rotate(key_id=active)
+        assert caught.value.code == "vault.key_id_taken"
+        report = await container.rotation.rotate(key_id="k-second")
+        with pytest.raises(Conflict):
+            await container.rotation.rotate(key_id=active)  # retired ids stay taken
+        assert report.retired == [active]
+        assert [k.key_id for k in container.keyring.source.load()] == ["k-second"]
+    finally:
+        await container.close()

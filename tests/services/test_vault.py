@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from switchyard.adapters.db.tables import secrets, vault_access_log
-from switchyard.core.clock import utcnow
 from switchyard.core import crypto
+from switchyard.core.clock import utcnow
 from switchyard.core.errors import DecryptFailed, InvalidInput, NotFound, SwitchyardError
 from switchyard.services.container import Container
 from switchyard.services.secrets import SecretChanges
@@ -31,8 +31,9 @@ async def _log(container: Container, tenant: TenantFixture, name: str) -> list[t
 
 
 async def test_ciphertext_copied_to_another_tenant_does_not_decrypt(container: Container) -> None:
-    alice, bob = await make_tenant(container, "admin", "secrets:reveal"), await make_tenant(
-        container, "admin", "secrets:reveal"
+    alice, bob = (
+        await make_tenant(container, "admin", "secrets:reveal"),
+        await make_tenant(container, "admin", "secrets:reveal"),
     )
     await container.secrets.create(alice.principal, name="shared_name", value="alice-secret-value")
     await container.secrets.create(bob.principal, name="shared_name", value="bob-secret-value")
@@ -47,10 +48,14 @@ async def test_ciphertext_copied_to_another_tenant_does_not_decrypt(container: C
     assert "alice-secret-value" not in str(failure.detail)
     assert await _log(container, bob, "shared_name") == [("failed", "vault.decrypt_failed")]
     # Alice's own value is untouched.
-    assert (await container.secrets.get(alice.principal, "shared_name", reveal=True)).value == "alice-secret-value"
+    assert (
+        await container.secrets.get(alice.principal, "shared_name", reveal=True)
+    ).value == "alice-secret-value"
 
 
-async def test_ciphertext_copied_to_another_row_of_the_same_tenant_does_not_decrypt(container: Container) -> None:
+async def test_ciphertext_copied_to_another_row_of_the_same_tenant_does_not_decrypt(
+    container: Container,
+) -> None:
     owner = await make_tenant(container, "admin", "secrets:reveal")
     await container.secrets.create(owner.principal, name="one", value="first-value")
     await container.secrets.create(owner.principal, name="two", value="second-value")
@@ -79,7 +84,9 @@ async def test_a_missing_master_key_is_named_and_audited(container: Container) -
     await container.secrets.create(owner.principal, name="orphan", value="sealed-by-a-lost-key")
     item = await item_of_secret(container, owner.id, "orphan")
     lost = crypto.MasterKey.generate("lost-key")
-    blob = crypto.seal(b"sealed-by-a-lost-key", lost, crypto.Binding(owner.id, item.owner_kind, item.owner_id))
+    blob = crypto.seal(
+        b"sealed-by-a-lost-key", lost, crypto.Binding(owner.id, item.owner_kind, item.owner_id)
+    )
     await overwrite_ciphertext(container, item.id, blob)
 
     failure = await _reveal_failure(container, owner, "orphan")
@@ -93,7 +100,9 @@ async def test_access_log_is_append_only_in_the_database(container: Container) -
     await container.secrets.create(owner.principal, name="audited", value="audited-value")
     await container.secrets.get(owner.principal, "audited", reveal=True)
     for statement in (
-        vault_access_log.update().where(vault_access_log.c.tenant_id == owner.id).values(actor="someone-else"),
+        vault_access_log.update()
+        .where(vault_access_log.c.tenant_id == owner.id)
+        .values(actor="someone-else"),
         vault_access_log.delete().where(vault_access_log.c.tenant_id == owner.id),
     ):
         with pytest.raises(SwitchyardError):
@@ -147,7 +156,9 @@ async def test_resolve_refuses_missing_and_expired_secrets(container: Container)
     await container.secrets.create(owner.principal, name="short_lived", value="short-lived-value")
     async with container.db.transaction() as tx:
         await tx.conn.execute(
-            secrets.update().where(secrets.c.tenant_id == owner.id).values(expires_at=utcnow() - timedelta(seconds=1))
+            secrets.update()
+            .where(secrets.c.tenant_id == owner.id)
+            .values(expires_at=utcnow() - timedelta(seconds=1))
         )
     with pytest.raises(InvalidInput) as expired:
         await container.secrets.resolve(owner.id, {"k": {"secret_name": "short_lived"}}, accessor=ACCESSOR)
@@ -164,7 +175,9 @@ async def test_resolve_is_tenant_scoped(container: Container) -> None:
 async def test_deleting_a_secret_removes_every_ciphertext_and_keeps_the_audit(container: Container) -> None:
     owner = await make_tenant(container, "admin", "secrets:reveal")
     await container.secrets.create(owner.principal, name="doomed", value="doomed-value-1")
-    await container.secrets.update(owner.principal, "doomed", SecretChanges(fields=frozenset({"value"}), value="v2"))
+    await container.secrets.update(
+        owner.principal, "doomed", SecretChanges(fields=frozenset({"value"}), value="v2")
+    )
     await container.secrets.get(owner.principal, "doomed", reveal=True)
     items = [await item_of_secret(container, owner.id, "doomed", v) for v in (1, 2)]
     await container.secrets.delete(owner.principal, "doomed")

@@ -13,6 +13,7 @@ import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
+from switchyard.adapters.files import private_dir
 from switchyard.core.crypto import MasterKey, parse_master_keys
 from switchyard.core.errors import ConfigurationError
 
@@ -44,7 +45,12 @@ class KeyFileSource:
             ) from None
 
     def add(self, key: MasterKey) -> None:
-        self._write([*self.load(), key])
+        keys = self.load()
+        if any(existing.key_id == key.key_id for existing in keys):
+            raise ConfigurationError(
+                f"the key file already holds a key with id {key.key_id!r}", code="config.master_key_invalid"
+            )
+        self._write([*keys, key])
 
     def remove(self, key_id: str) -> None:
         self._write([key for key in self.load() if key.key_id != key_id])
@@ -59,7 +65,7 @@ class KeyFileSource:
             )
 
     def _write(self, keys: list[MasterKey]) -> None:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         document = {
             "format": _FORMAT,
             "warning": "Switchyard master keys. Losing this file loses every stored secret; back it up.",

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from switchyard.adapters.credential_stores import DatabaseStore, ExternalStore
 from switchyard.adapters.db.engine import SqlDatabase
+from switchyard.adapters.files import private_dir
 from switchyard.adapters.keyfile import EnvKeySource, KeyFileSource
 from switchyard.core.errors import ConfigurationError
 from switchyard.ports import CiphertextStore, KeySource
@@ -55,6 +56,7 @@ def key_source(settings: Settings) -> KeySource:
 
 
 def build(settings: Settings) -> Container:
+    private_dir(settings.data_dir)
     db = SqlDatabase(settings.resolved_database_url, pool_size=settings.db_pool_size)
     keyring = Keyring(key_source(settings), db, active_ttl=settings.active_key_ttl_seconds)
     stores: dict[str, CiphertextStore] = {"database": DatabaseStore()}

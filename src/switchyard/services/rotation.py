@@ -20,7 +20,7 @@ from switchyard.adapters.keyfile import new_key_id
 from switchyard.core import crypto
 from switchyard.core.clock import utcnow
 from switchyard.core.crypto import MasterKey
-from switchyard.core.errors import ConfigurationError
+from switchyard.core.errors import ConfigurationError, Conflict
 from switchyard.core.models import VaultItem
 from switchyard.ports import Database
 from switchyard.services.keyring import DECRYPT_ONLY, RETIRED, Keyring
@@ -49,16 +49,23 @@ class Rotation:
     async def rotate(
         self, *, key_id: str | None = None, progress: Progress | None = None, max_passes: int = 5
     ) -> RotationReport:
-        key = self._new_key(key_id)
+        key = await self._new_key(key_id)
         previous = await self.keyring.activate(key)
         report = RotationReport(new_key_id=key.key_id, previous_key_id=previous)
         await self.sweep(report, progress=progress, max_passes=max_passes)
         await self.retire_unreferenced(report)
         return report
 
-    def _new_key(self, key_id: str | None) -> MasterKey:
+    async def _new_key(self, key_id: str | None) -> MasterKey:
         source = self.keyring.source
         if source.writable:
+            taken = set(self.keyring.keys) | {record.key_id for record in await self.keyring.records()}
+            if key_id in taken:
+                raise Conflict(
+                    f"master key id {key_id!r} is already in use",
+                    code="vault.key_id_taken",
+                    remediation="Choose a new id, or leave --key-id out to get a generated one.",
+                )
             key = MasterKey.generate(key_id or new_key_id())
             source.add(key)
             return key
