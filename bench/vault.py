@@ -80,7 +80,9 @@ async def _exists(container: Container) -> bool:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=3.0, help="measuring time per figure")
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
     args = parser.parse_args()
@@ -93,7 +95,8 @@ async def main() -> None:
             container, tenant_id = await prepared(data_dir, args.database_url, ttl)
             try:
                 figures[label] = await rate(
-                    lambda c=container, t=tenant_id: c.secrets.resolve(t, CONFIG, accessor=ACCESSOR), args.seconds
+                    lambda c=container, t=tenant_id: c.secrets.resolve(t, CONFIG, accessor=ACCESSOR),
+                    args.seconds,
                 )
             finally:
                 await container.close()
@@ -102,7 +105,9 @@ async def main() -> None:
     print(f"database: {engine}; python {sys.version.split()[0]}; {os.cpu_count()} cpus")
     print(f"bare AES-256-GCM decrypt:          {baseline:12,.0f} ops/s")
     for label, value in figures.items():
-        print(f"resolve 3 references, {label:8}:   {value:12,.0f} ops/s   ratio to bare decrypt {value / baseline:.5f}")
+        print(
+            f"resolve 3 references, {label:8}:   {value:12,.0f} ops/s   ratio to bare decrypt {value / baseline:.5f}"
+        )
     print(f"cached/uncached speed-up: {figures['cached'] / figures['uncached']:.2f}x")
     print(
         f"ratio: resolve_cached/bare_decrypt={figures['cached'] / baseline:.5f} "

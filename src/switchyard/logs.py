@@ -61,6 +61,13 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)  # our own access line replaces it
+    # The SQLite driver traces every statement with its bound parameters (ciphertexts, key digests), from its
+    # own thread and so without the request id: not even DEBUG output should carry that.
+    logging.getLogger("aiosqlite").setLevel(max(root.level, logging.INFO))
+
+
+def is_configured() -> bool:
+    return structlog.is_configured()
 
 
 def get_logger(name: str) -> Any:

@@ -45,6 +45,8 @@ async def test_every_api_route_requires_a_key(api: httpx2.AsyncClient, container
         if path in PUBLIC:
             continue
         concrete = path.replace("{external_id}", "u1").replace("{key_id}", "key_x").replace("{name}", "s1")
-        response = await api.request(method, concrete, json={} if method in {"POST", "PUT", "PATCH"} else None)
+        response = await api.request(
+            method, concrete, json={} if method in {"POST", "PUT", "PATCH"} else None
+        )
         assert response.status_code == 401, (method, path, response.status_code)
         assert response.json()["code"] == "auth.invalid_api_key"

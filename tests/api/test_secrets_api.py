@@ -56,12 +56,18 @@ async def test_reveal_needs_the_reveal_scope(api: httpx2.AsyncClient, container:
 async def test_update_adds_versions_and_old_versions_stay_readable(
     api: httpx2.AsyncClient, tenant: TenantFixture
 ) -> None:
-    await api.post("/api/v1/secrets", json={"name": "rotated", "value": "first-value-aaaa"}, headers=tenant.headers)
-    second = await api.put("/api/v1/secrets/rotated", json={"value": "second-value-bbbb"}, headers=tenant.headers)
+    await api.post(
+        "/api/v1/secrets", json={"name": "rotated", "value": "first-value-aaaa"}, headers=tenant.headers
+    )
+    second = await api.put(
+        "/api/v1/secrets/rotated", json={"value": "second-value-bbbb"}, headers=tenant.headers
+    )
     assert second.status_code == 200
     assert (second.json()["version"], second.json()["value"]) == (2, "***bbbb")
 
-    described = await api.put("/api/v1/secrets/rotated", json={"description": "prod key"}, headers=tenant.headers)
+    described = await api.put(
+        "/api/v1/secrets/rotated", json={"description": "prod key"}, headers=tenant.headers
+    )
     assert described.json()["current_version"] == 2
     assert described.json()["description"] == "prod key"
 
@@ -92,14 +98,18 @@ async def test_expiry_and_rotation_dates(api: httpx2.AsyncClient, tenant: Tenant
         "/api/v1/secrets/dated", json={"rotation_due_at": "2100-01-01T00:00:00Z"}, headers=tenant.headers
     )
     assert (late.status_code, late.json()["code"]) == (422, "secret.invalid_expiry")
-    assert (await api.get("/api/v1/secrets/dated", headers=tenant.headers)).json()["rotation_due_at"].startswith(
-        "2000-01-01"
+    assert (
+        (await api.get("/api/v1/secrets/dated", headers=tenant.headers))
+        .json()["rotation_due_at"]
+        .startswith("2000-01-01")
     )
 
 
 async def test_listing_pages_through_every_secret(api: httpx2.AsyncClient, tenant: TenantFixture) -> None:
     for i in range(5):
-        await api.post("/api/v1/secrets", json={"name": f"page_{i}", "value": f"value-{i}-xyz"}, headers=tenant.headers)
+        await api.post(
+            "/api/v1/secrets", json={"name": f"page_{i}", "value": f"value-{i}-xyz"}, headers=tenant.headers
+        )
     seen: list[str] = []
     cursor: str | None = None
     while True:

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from switchyard import __version__
+from switchyard import __version__, logs
 from switchyard.api import problems
 from switchyard.api.middleware import RequestContextMiddleware
 from switchyard.api.routes import health, secrets, tenancy
@@ -19,6 +19,10 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     """An app over ``container`` (tests pass one in, already started) or one built from ``settings``."""
     owned = container is None
     resolved = container or build(settings or Settings())
+    if (
+        not logs.is_configured()
+    ):  # an embedding program's own set-up wins; otherwise never structlog's default
+        logs.configure(resolved.settings.log_level, resolved.settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

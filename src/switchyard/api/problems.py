@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from switchyard import context
 from switchyard.core.errors import AuthError, SwitchyardError
@@ -81,10 +82,34 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem(422, "request.invalid", f"the request is not valid: {fields}", extra={"errors": errors})
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     codes = {404: "route.not_found", 405: "route.method_not_allowed"}
-    return problem(exc.status_code, codes.get(exc.status_code, "request.invalid"), str(exc.detail))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+    return problem(
+        exc.status_code, codes.get(exc.status_code, "request.invalid"), str(exc.detail), headers=headers
+    )
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the path answers to: a 405 must list them in ``Allow`` (RFC 9110, 15.5.6).
+
+    Starlette's own header names only the first route matching the path, and FastAPI makes one route per
+    method, so ``PATCH /api/v1/secrets`` would otherwise be told ``Allow: POST`` while GET works too. Each
+    method is probed with a fresh scope: routing leaves its own state in the request's scope.
+    """
+    base = {"type": "http", "path": request.scope["path"], "root_path": request.scope.get("root_path", "")}
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(route.matches({**base, "method": method})[0] is Match.FULL for route in routes)
+    )
 
 
 def install(app: FastAPI) -> None:

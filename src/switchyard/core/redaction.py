@@ -33,8 +33,20 @@ def redact(value: Any, released: Collection[str], key: str | None = None) -> Any
         return redact_text(value, released)
     if isinstance(value, Mapping):
         return {k: redact(v, released, str(k)) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    if isinstance(value, list | tuple | set | frozenset):
         return [redact(v, released) for v in value]
     if isinstance(value, BaseException):
         return redact_text(str(value), released)
-    return value
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, bytes | bytearray):
+        # The vault hands out plaintext as bytes; a renderer would print them, so compare them as text.
+        return _redacted_or_kept(value, bytes(value).decode("utf-8", errors="replace"), released)
+    # Any other object reaches the log line through its repr (a dataclass holding a revealed value, say).
+    return _redacted_or_kept(value, repr(value), released)
+
+
+def _redacted_or_kept(value: Any, text: str, released: Collection[str]) -> Any:
+    """``value`` itself when its text holds nothing to redact, else the redacted text."""
+    cleaned = redact_text(text, released)
+    return value if cleaned == text else cleaned

@@ -32,7 +32,10 @@ def check_name(name: str) -> str:
 
 
 def check_value(value: str) -> bytes:
-    raw = value.encode("utf-8")
+    try:
+        raw = value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput("a secret value must be valid Unicode text", code="secret.invalid_value") from None
     if not raw:
         raise InvalidInput("a secret value cannot be empty", code="secret.empty_value")
     if len(raw) > MAX_VALUE_BYTES:
@@ -45,7 +48,11 @@ def check_value(value: str) -> bytes:
 
 
 def check_dates(
-    expires_at: datetime | None, rotation_due_at: datetime | None, now: datetime, *, expiry_changed: bool = True
+    expires_at: datetime | None,
+    rotation_due_at: datetime | None,
+    now: datetime,
+    *,
+    expiry_changed: bool = True,
 ) -> None:
     """A new expiry must lie ahead; a rotation date never lies after the expiry."""
     if expiry_changed and expires_at is not None and expires_at <= now:

@@ -8,6 +8,7 @@ No SQLAlchemy or driver exception leaves this package: connection trouble become
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,11 +17,19 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    InvalidatePoolError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from switchyard.adapters.db import migrate
 from switchyard.adapters.db.repositories import SqlTransaction
+from switchyard.adapters.files import private_dir
 from switchyard.core.errors import Conflict, SwitchyardError, Unavailable
 
 _UNAVAILABLE_REMEDIATION = "Check that the database server is running and reachable, then retry."
@@ -97,20 +106,22 @@ def _create_engine(url: str, *, pool_size: int) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            private_dir(Path(database).parent)
         options["connect_args"] = {"timeout": 30}
     else:
         options.update(pool_size=pool_size, max_overflow=pool_size, pool_timeout=10)
         options["connect_args"] = {"timeout": 5}
     engine = create_async_engine(url, **options)
     if parsed.get_backend_name() == "sqlite":
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, parsed.database or "")
     return engine
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, database: str) -> None:
+    on_disk = database not in ("", ":memory:") and not database.startswith("file:")
+
     @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
         # Let SQLAlchemy, not the driver, decide where transactions begin.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -119,7 +130,30 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+        if on_disk:
+            record.info[_SQLITE_FILE] = _file_identity(database)
+
+    if on_disk:
+
+        @event.listens_for(engine.sync_engine, "checkout")
+        def _on_checkout(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+            # An open connection keeps working on a database file that was deleted or moved away, so writes
+            # would be acknowledged into a file nobody can open again. Treat that as a lost server: the pool
+            # reconnects, which fails (503 database.unavailable) until the file is back at its path.
+            if _file_identity(database) != record.info.get(_SQLITE_FILE):
+                raise InvalidatePoolError("the SQLite database file is gone or was replaced")
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN IMMEDIATE"))
+
+
+_SQLITE_FILE = "switchyard_sqlite_file"
+
+
+def _file_identity(path: str) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
