@@ -52,6 +52,7 @@ async def test_rotation_of_1000_secrets_under_a_reader_loop(
         old_key = (await container.keyring.active_key()).key_id
         names = list(values)
         reads = failures = 0
+        errors: list[str] = []
         done = asyncio.Event()
 
         async def reader() -> None:
@@ -62,8 +63,8 @@ async def test_rotation_of_1000_secrets_under_a_reader_loop(
                 try:
                     resolved = await container.secrets.resolve(tenant_id, config, accessor=READER)
                     failures += sum(resolved[name] != values[name] for name in batch)
-                except Exception:
-                    failures += 1
+                except Exception as exc:  # any failed read fails the test, with its cause shown
+                    errors.append(repr(exc))
                 reads += 1
                 await asyncio.sleep(0)
 
@@ -81,6 +82,7 @@ async def test_rotation_of_1000_secrets_under_a_reader_loop(
             done.set()
             await asyncio.gather(*readers)
 
+        assert errors == []
         assert failures == 0
         assert reads_during_sweep[-1] - reads_during_sweep[0] > 10  # readers ran while items moved
         assert report.previous_key_id == old_key

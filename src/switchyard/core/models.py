@@ -64,8 +64,6 @@ class VaultItem:
     store: str
     ciphertext: bytes | None = field(repr=False)
     revision: int
-    access_count: int = 0
-    last_accessed_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -251,12 +251,11 @@ class SecretsService:
                 raise _not_found(name)
             versions = await tx.secrets.list_versions(tenant_id, secret.id)
             item_ids = [v.item_id for v in versions]
-            items = await tx.vault_items.get_many(tenant_id, item_ids)
+            count, last = await tx.access_log.summary(tenant_id, item_ids)
             entries = await tx.access_log.page(tenant_id, item_ids, before=before, limit=min(limit, MAX_PAGE))
-        accessed = [item.last_accessed_at for item in items if item.last_accessed_at is not None]
         return AccessLog(
-            access_count=sum(item.access_count for item in items),
-            last_accessed_at=max(accessed, default=None),
+            access_count=count,
+            last_accessed_at=last,
             entries=entries,
             versions={v.item_id: v.version for v in versions},
         )

@@ -154,10 +154,9 @@ class Vault:
         records = [self._record(item, accessor, now, rid, "ok", None) for item in attempted]
         if failure is not None:
             records.append(self._record(failure[0], accessor, now, rid, "failed", failure[1].code))
+        # Insert-only: a hot secret read by many requests takes no row lock anywhere.
         async with self.db.transaction() as tx:
             await tx.access_log.append(records)
-            if attempted:
-                await tx.vault_items.record_access(items[0].tenant_id, [item.id for item in attempted], now)
 
     @staticmethod
     def _record(

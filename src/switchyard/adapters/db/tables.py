@@ -75,8 +75,6 @@ vault_items = sa.Table(
     sa.Column("store", sa.String(16), nullable=False),
     sa.Column("ciphertext", sa.LargeBinary),
     sa.Column("revision", sa.Integer, nullable=False),
-    sa.Column("access_count", sa.Integer, nullable=False),
-    sa.Column("last_accessed_at", Timestamp),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Index(None, "key_id"),
     sa.Index(None, "tenant_id", "owner_kind", "owner_id"),

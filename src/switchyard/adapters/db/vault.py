@@ -62,8 +62,6 @@ def _item(row: Row[Any]) -> VaultItem:
         store=row.store,
         ciphertext=row.ciphertext,
         revision=row.revision,
-        access_count=row.access_count,
-        last_accessed_at=utc(row.last_accessed_at),
     )
 
 
@@ -82,7 +80,6 @@ class SqlVaultItems:
                 store=item.store,
                 ciphertext=item.ciphertext,
                 revision=item.revision,
-                access_count=0,
                 created_at=sa.func.now(),
             )
         )
@@ -102,13 +99,6 @@ class SqlVaultItems:
                     vault_items.c.tenant_id == tenant_id, vault_items.c.id.in_(list(item_ids))
                 )
             )
-
-    async def record_access(self, tenant_id: str, item_ids: Sequence[str], at: datetime) -> None:
-        await self.conn.execute(
-            vault_items.update()
-            .where(vault_items.c.tenant_id == tenant_id, vault_items.c.id.in_(list(item_ids)))
-            .values(access_count=vault_items.c.access_count + 1, last_accessed_at=at)
-        )
 
     async def replace_ciphertext(self, item: VaultItem, *, key_id: str, ciphertext: bytes | None) -> bool:
         result = await self.conn.execute(
@@ -175,6 +165,15 @@ class SqlAccessLog:
                     for r in records
                 ],
             )
+
+    async def summary(self, tenant_id: str, item_ids: Sequence[str]) -> tuple[int, datetime | None]:
+        query = sa.select(sa.func.count(), sa.func.max(vault_access_log.c.at)).where(
+            vault_access_log.c.tenant_id == tenant_id,
+            vault_access_log.c.item_id.in_(list(item_ids)),
+            vault_access_log.c.outcome == "ok",
+        )
+        count, last = (await self.conn.execute(query)).one()
+        return int(count), utc(last)
 
     async def page(
         self, tenant_id: str, item_ids: Sequence[str], *, before: str | None, limit: int

@@ -81,8 +81,6 @@ def upgrade() -> None:
         sa.Column("store", sa.String(16), nullable=False),
         sa.Column("ciphertext", sa.LargeBinary),
         sa.Column("revision", sa.Integer, nullable=False),
-        sa.Column("access_count", sa.Integer, nullable=False),
-        sa.Column("last_accessed_at", Timestamp),
         sa.Column("created_at", Timestamp, nullable=False),
     )
     op.create_index("ix_vault_items_key_id", "vault_items", ["key_id"])
