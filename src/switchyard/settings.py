@@ -50,6 +50,7 @@ class Settings(BaseSettings):
         default=2.0, gt=0, description="How long a process trusts its view of the active master key."
     )
     db_pool_size: int = Field(default=10, ge=1)
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024, description="Largest request body accepted.")
     migrate_on_start: bool | None = Field(
         default=None, description="Upgrade the schema when serving; default: on for SQLite, off otherwise."
     )

@@ -174,3 +174,24 @@ async def test_an_unexpected_error_is_a_500_problem_without_trace(container: Con
     body = assert_problem(response, 500, "internal.error")
     assert body["request_id"] == "boom-1"
     assert leaked not in response.text and "RuntimeError" not in response.text
+
+
+async def test_an_oversized_body_is_refused_before_it_is_read(
+    api: httpx2.AsyncClient, tenant: TenantFixture
+) -> None:
+    huge = b'{"name": "huge", "value": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    declared = await api.post(
+        "/api/v1/secrets", content=huge, headers={**tenant.headers, "content-type": "application/json"}
+    )
+    assert_problem(declared, 413, "request.too_large")
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it arrives
+        for start in range(0, len(huge), 64 * 1024):
+            yield huge[start : start + 64 * 1024]
+
+    streamed = await api.post(
+        "/api/v1/secrets", content=chunks(), headers={**tenant.headers, "content-type": "application/json"}
+    )
+    assert_problem(streamed, 413, "request.too_large")
+    missing = await api.get("/api/v1/secrets/huge", headers=tenant.headers)
+    assert missing.status_code == 404

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+from typing import Any
 
 import pytest
 
@@ -108,3 +109,17 @@ def test_client_errors_exit_1_with_code_and_remediation(cli: Cli) -> None:
     assert missing.returncode == 1
     assert missing.stdout == ""
     assert missing.stderr.startswith("error [tenant.not_found]: no tenant named 'nobody'")
+
+
+def test_the_command_tree_is_pinned() -> None:
+    import typer
+
+    from switchyard.cli.main import app
+
+    def walk(command: Any, path: list[str]) -> list[list[str]]:
+        children = getattr(command, "commands", None)  # a group
+        if children is None:
+            return [path]
+        return [leaf for name, sub in children.items() for leaf in walk(sub, [*path, name])]
+
+    assert sorted(walk(typer.main.get_command(app), [])) == sorted(COMMANDS)

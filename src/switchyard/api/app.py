@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from switchyard import __version__, logs
 from switchyard.api import problems
-from switchyard.api.middleware import RequestContextMiddleware
+from switchyard.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from switchyard.api.routes import health, secrets, tenancy
 from switchyard.services.container import Container, build
 from switchyard.settings import Settings
@@ -42,7 +42,8 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     )
     app.state.container = resolved
     problems.install(app)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=resolved.settings.max_request_bytes)
+    app.add_middleware(RequestContextMiddleware)  # outermost: every response, 413 included, gets an id
     app.include_router(health.router)
     app.include_router(tenancy.router)
     app.include_router(secrets.router)

@@ -84,7 +84,7 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    codes = {404: "route.not_found", 405: "route.method_not_allowed"}
+    codes = {404: "route.not_found", 405: "route.method_not_allowed", 413: "request.too_large"}
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
         headers["Allow"] = _allowed_methods(request)
