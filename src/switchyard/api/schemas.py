@@ -7,8 +7,9 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from switchyard.core.models import AccessRecord, ApiKey, EndUser, Tenant
+from switchyard.core.models import AccessRecord, ApiKey
 from switchyard.core.secrets import SecretType
+from switchyard.services.apikeys import NewKey
 from switchyard.services.secrets import SecretView
 
 
@@ -16,14 +17,16 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class TenantOut(BaseModel):
+class Out(BaseModel):
+    """A response body read straight from a core record's attributes."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class TenantOut(Out):
     id: str
     name: str
     created_at: datetime
-
-    @classmethod
-    def of(cls, tenant: Tenant) -> TenantOut:
-        return cls(id=tenant.id, name=tenant.name, created_at=tenant.created_at)
 
 
 class EndUserIn(Body):
@@ -39,7 +42,7 @@ class EndUserPatch(Body):
     tags: list[str] | None = None
 
 
-class EndUserOut(BaseModel):
+class EndUserOut(Out):
     id: str
     external_id: str
     email: str | None
@@ -47,18 +50,6 @@ class EndUserOut(BaseModel):
     tags: list[str]
     created_at: datetime
     updated_at: datetime
-
-    @classmethod
-    def of(cls, user: EndUser) -> EndUserOut:
-        return cls(
-            id=user.id,
-            external_id=user.external_id,
-            email=user.email,
-            display_name=user.display_name,
-            tags=list(user.tags),
-            created_at=user.created_at,
-            updated_at=user.updated_at,
-        )
 
 
 class EndUserPage(BaseModel):
@@ -98,6 +89,10 @@ class ApiKeyOut(BaseModel):
 
 class ApiKeyCreated(ApiKeyOut):
     key: str = Field(description="The key itself. Shown once; store it now.")
+
+    @classmethod
+    def of_new(cls, new: NewKey) -> ApiKeyCreated:
+        return cls(**ApiKeyOut.of(new.key).model_dump(), key=new.plaintext)
 
 
 class ApiKeyList(BaseModel):

@@ -30,7 +30,7 @@ _KNOWN_SCOPES = ", ".join(scope.value for scope in Scope)
 
 def created_key_view(issued: NewKey) -> ApiKeyCreated:
     """The JSON shape of a new key, plaintext included (the API returns the same)."""
-    return ApiKeyCreated(**ApiKeyOut.of(issued.key).model_dump(), key=issued.plaintext)
+    return ApiKeyCreated.of_new(issued)
 
 
 @app.command()

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from switchyard.api.schemas import ApiKeyCreated, ApiKeyOut, TenantOut
+from switchyard.api.schemas import ApiKeyCreated, TenantOut
 from switchyard.cli.output import JsonOption, print_fields, print_json, print_table, say
 from switchyard.cli.runtime import run_with_container
 from switchyard.core.models import Tenant
@@ -33,8 +33,8 @@ def create(
 
     tenant, issued = run_with_container(work)
     if as_json:
-        created = ApiKeyCreated(**ApiKeyOut.of(issued.key).model_dump(), key=issued.plaintext)
-        print_json({"tenant": TenantOut.of(tenant), "api_key": created})
+        created = ApiKeyCreated.of_new(issued)
+        print_json({"tenant": TenantOut.model_validate(tenant), "api_key": created})
         return
     print_fields([("tenant", tenant.name), ("tenant id", tenant.id), ("admin key id", issued.key.id)])
     say(f"admin key: {issued.plaintext}")
@@ -50,7 +50,7 @@ def list_tenants(as_json: JsonOption = False) -> None:
 
     tenants = run_with_container(work)
     if as_json:
-        print_json({"tenants": [TenantOut.of(tenant) for tenant in tenants]})
+        print_json({"tenants": [TenantOut.model_validate(tenant) for tenant in tenants]})
         return
     print_table(
         ["ID", "NAME", "CREATED"],

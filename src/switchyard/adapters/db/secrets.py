@@ -3,53 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from switchyard.adapters.db.rows import page, utc
+from switchyard.adapters.db.rows import model_of, page, to_columns
 from switchyard.adapters.db.tables import secret_versions, secrets
-from switchyard.core.clock import as_utc
 from switchyard.core.models import Page, Secret, SecretVersion
 
-
-def _secret(row: Row[Any]) -> Secret:
-    return Secret(
-        id=row.id,
-        tenant_id=row.tenant_id,
-        name=row.name,
-        type=row.type,
-        description=row.description,
-        current_version=row.current_version,
-        expires_at=utc(row.expires_at),
-        rotation_due_at=utc(row.rotation_due_at),
-        created_at=as_utc(row.created_at),
-        updated_at=as_utc(row.updated_at),
-    )
-
-
-def _version(row: Row[Any]) -> SecretVersion:
-    return SecretVersion(
-        id=row.id,
-        secret_id=row.secret_id,
-        tenant_id=row.tenant_id,
-        version=row.version,
-        item_id=row.item_id,
-        masked=row.masked,
-        created_at=as_utc(row.created_at),
-    )
-
-
-def _values(secret: Secret) -> dict[str, Any]:
-    return {
-        "type": secret.type,
-        "description": secret.description,
-        "current_version": secret.current_version,
-        "expires_at": secret.expires_at,
-        "rotation_due_at": secret.rotation_due_at,
-        "updated_at": secret.updated_at,
-    }
+_secret = model_of(Secret)
+_version = model_of(SecretVersion)
+_IMMUTABLE = frozenset({"id", "tenant_id", "name", "created_at"})
 
 
 class SqlSecrets:
@@ -57,15 +20,7 @@ class SqlSecrets:
         self.conn = conn
 
     async def add(self, secret: Secret) -> None:
-        await self.conn.execute(
-            secrets.insert().values(
-                id=secret.id,
-                tenant_id=secret.tenant_id,
-                name=secret.name,
-                created_at=secret.created_at,
-                **_values(secret),
-            )
-        )
+        await self.conn.execute(secrets.insert().values(**to_columns(secret, secrets)))
 
     async def get(self, tenant_id: str, name: str) -> Secret | None:
         query = secrets.select().where(secrets.c.tenant_id == tenant_id, secrets.c.name == name)
@@ -91,7 +46,7 @@ class SqlSecrets:
                 secrets.c.id == secret.id,
                 secrets.c.current_version == expected_version,
             )
-            .values(**_values(secret))
+            .values(**to_columns(secret, secrets, exclude=_IMMUTABLE))
         )
         return bool(result.rowcount)
 
@@ -106,17 +61,7 @@ class SqlSecrets:
         )
 
     async def add_version(self, version: SecretVersion) -> None:
-        await self.conn.execute(
-            secret_versions.insert().values(
-                id=version.id,
-                secret_id=version.secret_id,
-                tenant_id=version.tenant_id,
-                version=version.version,
-                item_id=version.item_id,
-                masked=version.masked,
-                created_at=version.created_at,
-            )
-        )
+        await self.conn.execute(secret_versions.insert().values(**to_columns(version, secret_versions)))
 
     async def get_version(self, tenant_id: str, secret_id: str, version: int) -> SecretVersion | None:
         query = secret_versions.select().where(

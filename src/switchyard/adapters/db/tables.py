@@ -75,7 +75,7 @@ vault_items = sa.Table(
     sa.Column("store", sa.String(16), nullable=False),
     sa.Column("ciphertext", sa.LargeBinary),
     sa.Column("revision", sa.Integer, nullable=False),
-    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False, default=sa.func.now()),
     sa.Index(None, "key_id"),
     sa.Index(None, "tenant_id", "owner_kind", "owner_id"),
 )

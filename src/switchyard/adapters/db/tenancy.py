@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from switchyard.adapters.db.rows import page, utc
+from switchyard.adapters.db.rows import model_of, page, to_columns
 from switchyard.adapters.db.tables import api_keys, end_users, tenants
-from switchyard.core.clock import as_utc
 from switchyard.core.models import ApiKey, EndUser, Page, Tenant
 
-
-def _tenant(row: Row[Any]) -> Tenant:
-    return Tenant(id=row.id, name=row.name, created_at=as_utc(row.created_at))
+_tenant = model_of(Tenant)
+_end_user = model_of(EndUser)
+_api_key = model_of(ApiKey)
+_END_USER_IMMUTABLE = frozenset({"id", "tenant_id", "external_id", "created_at"})
 
 
 class SqlTenants:
@@ -25,9 +23,7 @@ class SqlTenants:
         self.conn = conn
 
     async def add(self, tenant: Tenant) -> None:
-        await self.conn.execute(
-            tenants.insert().values(id=tenant.id, name=tenant.name, created_at=tenant.created_at)
-        )
+        await self.conn.execute(tenants.insert().values(**to_columns(tenant, tenants)))
 
     async def get(self, tenant_id: str) -> Tenant | None:
         row = (await self.conn.execute(tenants.select().where(tenants.c.id == tenant_id))).first()
@@ -40,19 +36,6 @@ class SqlTenants:
     async def all(self) -> list[Tenant]:
         rows = (await self.conn.execute(tenants.select().order_by(tenants.c.id))).all()
         return [_tenant(row) for row in rows]
-
-
-def _end_user(row: Row[Any]) -> EndUser:
-    return EndUser(
-        id=row.id,
-        tenant_id=row.tenant_id,
-        external_id=row.external_id,
-        email=row.email,
-        display_name=row.display_name,
-        tags=tuple(row.tags),
-        created_at=as_utc(row.created_at),
-        updated_at=as_utc(row.updated_at),
-    )
 
 
 def _has_tag(dialect: str, tag: str) -> sa.ColumnElement[bool]:
@@ -71,18 +54,7 @@ class SqlEndUsers:
         self.conn = conn
 
     async def add(self, end_user: EndUser) -> None:
-        await self.conn.execute(
-            end_users.insert().values(
-                id=end_user.id,
-                tenant_id=end_user.tenant_id,
-                external_id=end_user.external_id,
-                email=end_user.email,
-                display_name=end_user.display_name,
-                tags=list(end_user.tags),
-                created_at=end_user.created_at,
-                updated_at=end_user.updated_at,
-            )
-        )
+        await self.conn.execute(end_users.insert().values(**to_columns(end_user, end_users)))
 
     async def get(self, tenant_id: str, external_id: str) -> EndUser | None:
         query = end_users.select().where(
@@ -104,12 +76,7 @@ class SqlEndUsers:
         await self.conn.execute(
             end_users.update()
             .where(end_users.c.tenant_id == end_user.tenant_id, end_users.c.id == end_user.id)
-            .values(
-                email=end_user.email,
-                display_name=end_user.display_name,
-                tags=list(end_user.tags),
-                updated_at=end_user.updated_at,
-            )
+            .values(**to_columns(end_user, end_users, exclude=_END_USER_IMMUTABLE))
         )
 
     async def delete(self, tenant_id: str, external_id: str) -> bool:
@@ -121,38 +88,12 @@ class SqlEndUsers:
         return bool(result.rowcount)
 
 
-def _api_key(row: Row[Any]) -> ApiKey:
-    return ApiKey(
-        id=row.id,
-        tenant_id=row.tenant_id,
-        name=row.name,
-        lookup=row.lookup,
-        digest=row.digest,
-        scopes=frozenset(row.scopes),
-        created_at=as_utc(row.created_at),
-        expires_at=utc(row.expires_at),
-        revoked_at=utc(row.revoked_at),
-        last_used_at=utc(row.last_used_at),
-    )
-
-
 class SqlApiKeys:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
 
     async def add(self, key: ApiKey) -> None:
-        await self.conn.execute(
-            api_keys.insert().values(
-                id=key.id,
-                tenant_id=key.tenant_id,
-                name=key.name,
-                lookup=key.lookup,
-                digest=key.digest,
-                scopes=sorted(key.scopes),
-                created_at=key.created_at,
-                expires_at=key.expires_at,
-            )
-        )
+        await self.conn.execute(api_keys.insert().values(**to_columns(key, api_keys)))
 
     async def find_by_lookup(self, lookup: str) -> ApiKey | None:
         row = (await self.conn.execute(api_keys.select().where(api_keys.c.lookup == lookup))).first()

@@ -7,23 +7,15 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from switchyard.adapters.db.rows import page, utc
+from switchyard.adapters.db.rows import model_of, page, to_columns, utc
 from switchyard.adapters.db.tables import master_keys, vault_access_log, vault_items
-from switchyard.core.clock import as_utc
 from switchyard.core.models import AccessRecord, MasterKeyRecord, Page, VaultItem
 
-
-def _master_key(row: Row[Any]) -> MasterKeyRecord:
-    return MasterKeyRecord(
-        key_id=row.key_id,
-        fingerprint=row.fingerprint,
-        state=row.state,
-        created_at=as_utc(row.created_at),
-        retired_at=utc(row.retired_at),
-    )
+_master_key = model_of(MasterKeyRecord)
+_item = model_of(VaultItem)
+_record = model_of(AccessRecord)
 
 
 class SqlMasterKeys:
@@ -35,15 +27,7 @@ class SqlMasterKeys:
         return [_master_key(row) for row in (await self.conn.execute(query)).all()]
 
     async def add(self, record: MasterKeyRecord) -> None:
-        await self.conn.execute(
-            master_keys.insert().values(
-                key_id=record.key_id,
-                fingerprint=record.fingerprint,
-                state=record.state,
-                created_at=record.created_at,
-                retired_at=record.retired_at,
-            )
-        )
+        await self.conn.execute(master_keys.insert().values(**to_columns(record, master_keys)))
 
     async def set_state(self, key_id: str, state: str, at: datetime) -> None:
         values: dict[str, Any] = {"state": state}
@@ -52,37 +36,12 @@ class SqlMasterKeys:
         await self.conn.execute(master_keys.update().where(master_keys.c.key_id == key_id).values(**values))
 
 
-def _item(row: Row[Any]) -> VaultItem:
-    return VaultItem(
-        id=row.id,
-        tenant_id=row.tenant_id,
-        owner_kind=row.owner_kind,
-        owner_id=row.owner_id,
-        key_id=row.key_id,
-        store=row.store,
-        ciphertext=row.ciphertext,
-        revision=row.revision,
-    )
-
-
 class SqlVaultItems:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
 
     async def add(self, item: VaultItem) -> None:
-        await self.conn.execute(
-            vault_items.insert().values(
-                id=item.id,
-                tenant_id=item.tenant_id,
-                owner_kind=item.owner_kind,
-                owner_id=item.owner_id,
-                key_id=item.key_id,
-                store=item.store,
-                ciphertext=item.ciphertext,
-                revision=item.revision,
-                created_at=sa.func.now(),
-            )
-        )
+        await self.conn.execute(vault_items.insert().values(**to_columns(item, vault_items)))
 
     async def get_many(self, tenant_id: str, item_ids: Sequence[str]) -> list[VaultItem]:
         if not item_ids:
@@ -124,22 +83,6 @@ class SqlVaultItems:
         return {key_id: count for key_id, count in (await self.conn.execute(query)).all()}
 
 
-def _record(row: Row[Any]) -> AccessRecord:
-    return AccessRecord(
-        id=row.id,
-        tenant_id=row.tenant_id,
-        item_id=row.item_id,
-        owner_kind=row.owner_kind,
-        owner_id=row.owner_id,
-        actor=row.actor,
-        purpose=row.purpose,
-        outcome=row.outcome,
-        at=as_utc(row.at),
-        error_code=row.error_code,
-        request_id=row.request_id,
-    )
-
-
 class SqlAccessLog:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
@@ -148,22 +91,7 @@ class SqlAccessLog:
         if records:
             await self.conn.execute(
                 vault_access_log.insert(),
-                [
-                    {
-                        "id": r.id,
-                        "tenant_id": r.tenant_id,
-                        "item_id": r.item_id,
-                        "owner_kind": r.owner_kind,
-                        "owner_id": r.owner_id,
-                        "actor": r.actor,
-                        "purpose": r.purpose,
-                        "outcome": r.outcome,
-                        "error_code": r.error_code,
-                        "request_id": r.request_id,
-                        "at": r.at,
-                    }
-                    for r in records
-                ],
+                [to_columns(record, vault_access_log) for record in records],
             )
 
     async def summary(self, tenant_id: str, item_ids: Sequence[str]) -> tuple[int, datetime | None]:

@@ -25,7 +25,7 @@ router = APIRouter(prefix="/api/v1")
 
 @router.get("/tenants/me", tags=["tenants"], summary="The tenant the API key belongs to")
 async def tenant_me(principal: PrincipalDep, container: ContainerDep) -> TenantOut:
-    return TenantOut.of(await container.tenancy.get_tenant(principal.tenant_id))
+    return TenantOut.model_validate(await container.tenancy.get_tenant(principal.tenant_id))
 
 
 @router.post("/end-users", status_code=status.HTTP_201_CREATED, tags=["end users"])
@@ -37,7 +37,7 @@ async def create_end_user(body: EndUserIn, principal: PrincipalDep, container: C
         display_name=body.display_name,
         tags=body.tags,
     )
-    return EndUserOut.of(user)
+    return EndUserOut.model_validate(user)
 
 
 @router.get("/end-users", tags=["end users"])
@@ -49,12 +49,14 @@ async def list_end_users(
     tag: str | None = None,
 ) -> EndUserPage:
     page = await container.tenancy.list_end_users(principal, after=cursor, limit=limit, tag=tag)
-    return EndUserPage(end_users=[EndUserOut.of(u) for u in page.items], next_cursor=page.next_cursor)
+    return EndUserPage(
+        end_users=[EndUserOut.model_validate(u) for u in page.items], next_cursor=page.next_cursor
+    )
 
 
 @router.get("/end-users/{external_id}", tags=["end users"])
 async def get_end_user(external_id: str, principal: PrincipalDep, container: ContainerDep) -> EndUserOut:
-    return EndUserOut.of(await container.tenancy.get_end_user(principal, external_id))
+    return EndUserOut.model_validate(await container.tenancy.get_end_user(principal, external_id))
 
 
 @router.patch("/end-users/{external_id}", tags=["end users"])
@@ -67,7 +69,7 @@ async def update_end_user(
         display_name=body.display_name,
         tags=body.tags or [],
     )
-    return EndUserOut.of(await container.tenancy.update_end_user(principal, external_id, changes))
+    return EndUserOut.model_validate(await container.tenancy.update_end_user(principal, external_id, changes))
 
 
 @router.delete("/end-users/{external_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["end users"])
@@ -91,7 +93,7 @@ async def create_api_key(body: ApiKeyIn, principal: PrincipalDep, container: Con
         expires_at=body.expires_at,
         issued_by=principal,
     )
-    return ApiKeyCreated(**ApiKeyOut.of(new.key).model_dump(), key=new.plaintext)
+    return ApiKeyCreated.of_new(new)
 
 
 @router.delete("/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["api keys"])
