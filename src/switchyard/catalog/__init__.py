@@ -1,0 +1,1 @@
+"""The built-in connector catalog: one YAML definition per provider, named ``<connector id>.yaml``."""
