@@ -50,6 +50,8 @@ class Settings(BaseSettings):
         default=2.0, gt=0, description="How long a process trusts its view of the active master key."
     )
     db_pool_size: int = Field(default=10, ge=1)
+    nango_url: str | None = Field(default=None, description="A Nango server for the nango auth provider.")
+    nango_secret_key: SecretStr | None = None
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024, description="Largest request body accepted.")
     migrate_on_start: bool | None = Field(
         default=None, description="Upgrade the schema when serving; default: on for SQLite, off otherwise."

@@ -26,8 +26,18 @@ PINNED = {
     ("DELETE", "/api/v1/secrets/{name}"),
     ("GET", "/api/v1/secrets/{name}/versions"),
     ("GET", "/api/v1/secrets/{name}/access-log"),
+    ("GET", "/api/v1/connectors"),
+    ("GET", "/api/v1/connectors/schema"),
+    ("GET", "/api/v1/connectors/{connector_id}"),
+    ("PUT", "/api/v1/connectors/{connector_id}"),
+    ("DELETE", "/api/v1/connectors/{connector_id}"),
+    ("POST", "/api/v1/integrations"),
+    ("GET", "/api/v1/integrations"),
+    ("GET", "/api/v1/integrations/{key}"),
+    ("PATCH", "/api/v1/integrations/{key}"),
+    ("DELETE", "/api/v1/integrations/{key}"),
 }
-PUBLIC = {"/healthz", "/readyz", "/metrics"}
+PUBLIC = {"/healthz", "/readyz", "/metrics", "/api/v1/connectors/schema"}
 
 
 async def _operations(api: httpx2.AsyncClient) -> set[tuple[str, str]]:
@@ -44,7 +54,15 @@ async def test_every_api_route_requires_a_key(api: httpx2.AsyncClient, container
     for method, path in sorted(PINNED):
         if path in PUBLIC:
             continue
-        concrete = path.replace("{external_id}", "u1").replace("{key_id}", "key_x").replace("{name}", "s1")
+        concrete = path
+        for placeholder, value in {
+            "external_id": "u1",
+            "key_id": "key_x",
+            "name": "s1",
+            "connector_id": "github",
+            "key": "k",
+        }.items():
+            concrete = concrete.replace("{" + placeholder + "}", value)
         response = await api.request(
             method, concrete, json={} if method in {"POST", "PUT", "PATCH"} else None
         )

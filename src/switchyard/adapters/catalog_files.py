@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from importlib import resources
 
 from switchyard.core.errors import ConfigurationError
@@ -19,7 +20,9 @@ def builtin_definition_files() -> dict[str, str]:
     }
 
 
+@lru_cache(maxsize=1)
 def load_builtin_catalog() -> dict[str, Definition]:
+    """Parsed once per process; callers copy the mapping before changing it."""
     catalog: dict[str, Definition] = {}
     for file_name, text in builtin_definition_files().items():
         definition = load(text, f"catalog/{file_name}")

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from switchyard import __version__, logs
 from switchyard.api import problems
 from switchyard.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from switchyard.api.routes import health, secrets, tenancy
+from switchyard.api.routes import connectors, health, integrations, secrets, tenancy
 from switchyard.services.container import Container, build
 from switchyard.settings import Settings
 
@@ -47,4 +47,6 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.include_router(health.router)
     app.include_router(tenancy.router)
     app.include_router(secrets.router)
+    app.include_router(connectors.router)
+    app.include_router(integrations.router)
     return app

@@ -9,7 +9,8 @@ caller should do about them::
     │   ├── InvalidInput          422  a value breaks a rule (name, size, schema)
     │   ├── NotFound              404  also for another tenant's resources: no existence oracle
     │   ├── Conflict              409  the resource exists or moved on
-    │   └── PayloadTooLarge       413
+    │   ├── PayloadTooLarge       413
+    │   └── OAuthError            400  the provider refused (``oauth.invalid_grant``, ``oauth.access_denied``)
     ├── AuthError                 the caller must present other credentials
     │   ├── Unauthenticated       401  missing, unknown, wrong, expired or revoked key
     │   └── Forbidden             403  the key lacks a scope
@@ -79,6 +80,18 @@ class Conflict(ClientError):
 class PayloadTooLarge(ClientError):
     status = 413
     default_code = "request.too_large"
+
+
+class OAuthError(ClientError):
+    """The provider refused an OAuth step; ``error`` is its RFC 6749 error code."""
+
+    status = 400
+    default_code = "oauth.error"
+
+    def __init__(self, error: str, description: str | None = None, *, remediation: str | None = None) -> None:
+        self.error = error
+        text = f"the provider answered {error}" + (f": {description}" if description else "")
+        super().__init__(text, code=f"oauth.{error}", remediation=remediation, extra={"oauth_error": error})
 
 
 class AuthError(SwitchyardError):

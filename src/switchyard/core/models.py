@@ -120,6 +120,39 @@ class MasterKeyRecord:
 
 
 @dataclass(frozen=True)
+class ConnectorOverride:
+    """A tenant's own definition of a connector: new, or replacing the built-in one with the same id."""
+
+    id: str
+    tenant_id: str
+    connector_id: str
+    version: str
+    source: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Integration:
+    """A tenant's configuration of a connector: which auth provider and method, and the OAuth client."""
+
+    id: str
+    tenant_id: str
+    key: str
+    connector_id: str
+    auth_provider: str
+    auth_type: str
+    client_id: str | None
+    client_secret_item_id: str | None
+    client_secret_ref: str | None
+    client_secret_masked: str | None
+    scopes: tuple[str, ...]
+    redirect_url: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
 class Page(Generic[T]):
     items: list[T]
     next_cursor: str | None

@@ -20,6 +20,9 @@ class Scope(StrEnum):
     SECRETS_WRITE = "secrets:write"
     SECRETS_REVEAL = "secrets:reveal"
     MCP = "mcp"
+    CONNECTORS_WRITE = "connectors:write"
+    INTEGRATIONS_READ = "integrations:read"
+    INTEGRATIONS_WRITE = "integrations:write"
 
 
 # ``admin`` stands for every scope but these: revealing plaintext is always an explicit grant.

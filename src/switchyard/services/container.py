@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from switchyard.adapters.catalog_files import load_builtin_catalog
 from switchyard.adapters.credential_stores import DatabaseStore, ExternalStore
 from switchyard.adapters.db.engine import SqlDatabase
 from switchyard.adapters.files import private_dir
@@ -11,6 +12,8 @@ from switchyard.adapters.keyfile import EnvKeySource, KeyFileSource
 from switchyard.core.errors import ConfigurationError
 from switchyard.ports import CiphertextStore, KeySource
 from switchyard.services.apikeys import ApiKeyService
+from switchyard.services.catalog import CatalogService
+from switchyard.services.integrations import IntegrationsService
 from switchyard.services.keyring import Keyring
 from switchyard.services.rotation import Rotation
 from switchyard.services.secrets import SecretsService
@@ -29,6 +32,8 @@ class Container:
     api_keys: ApiKeyService
     secrets: SecretsService
     rotation: Rotation
+    catalog: CatalogService
+    integrations: IntegrationsService
     external_store: ExternalStore | None = None
 
     async def start(self, *, upgrade: bool) -> None:
@@ -72,6 +77,9 @@ def build(settings: Settings) -> Container:
         )
     cache = DataKeyCache(settings.vault_cache_ttl_seconds, settings.vault_cache_size)
     vault = Vault(db, keyring, stores, default_store=settings.credential_store.value, cache=cache)
+    catalog = CatalogService(db, load_builtin_catalog())
+    secrets = SecretsService(db, vault, cache_ttl=settings.vault_cache_ttl_seconds)
+    nango_enabled = bool(settings.nango_url and settings.nango_secret_key)
     return Container(
         settings=settings,
         db=db,
@@ -79,7 +87,9 @@ def build(settings: Settings) -> Container:
         vault=vault,
         tenancy=TenancyService(db),
         api_keys=ApiKeyService(db),
-        secrets=SecretsService(db, vault, cache_ttl=settings.vault_cache_ttl_seconds),
+        secrets=secrets,
         rotation=Rotation(db, keyring, vault),
+        catalog=catalog,
+        integrations=IntegrationsService(db, vault, catalog, secrets, nango_enabled=nango_enabled),
         external_store=external,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from switchyard.adapters.db.catalog import SqlConnectorDefinitions, SqlIntegrations
 from switchyard.adapters.db.secrets import SqlSecrets
 from switchyard.adapters.db.tenancy import SqlApiKeys, SqlEndUsers, SqlTenants
 from switchyard.adapters.db.vault import SqlAccessLog, SqlMasterKeys, SqlVaultItems
@@ -19,3 +20,5 @@ class SqlTransaction:
         self.vault_items = SqlVaultItems(conn)
         self.access_log = SqlAccessLog(conn)
         self.master_keys = SqlMasterKeys(conn)
+        self.connector_definitions = SqlConnectorDefinitions(conn)
+        self.integrations = SqlIntegrations(conn)

@@ -125,3 +125,37 @@ vault_access_log = sa.Table(
     sa.Column("at", Timestamp, nullable=False),
     sa.Index(None, "tenant_id", "item_id"),
 )
+
+connector_definitions = sa.Table(
+    "connector_definitions",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("tenant_id", Id, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("connector_id", sa.String(63), nullable=False),
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("tenant_id", "connector_id"),
+)
+
+integrations = sa.Table(
+    "integrations",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("tenant_id", Id, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("key", sa.String(63), nullable=False),
+    sa.Column("connector_id", sa.String(63), nullable=False),
+    sa.Column("auth_provider", sa.String(16), nullable=False),
+    sa.Column("auth_type", sa.String(32), nullable=False),
+    sa.Column("client_id", sa.String(512)),
+    sa.Column("client_secret_item_id", Id),
+    sa.Column("client_secret_ref", sa.String(128)),
+    sa.Column("client_secret_masked", sa.String(16)),
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("redirect_url", sa.String(2048)),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("tenant_id", "key"),
+    sa.Index(None, "tenant_id", "connector_id"),
+)

@@ -137,4 +137,3 @@ def _invalid(source: str, problems: list[Problem]) -> InvalidInput:
         remediation="Check the fields named above against the schema (switchyard connectors schema).",
         extra={"problems": [{"path": p.path, "line": p.line, "message": p.message} for p in problems]},
     )
-

@@ -266,7 +266,9 @@ class Definition(Model):
     capabilities: list[str] = Field(default_factory=list)
     protocol: Protocol = Protocol.HTTP
     authentication_methods: list[AuthMethod] = Field(min_length=1)
-    connection_config: Fields = Field(default_factory=dict, description="Per-connection settings the form asks.")
+    connection_config: Fields = Field(
+        default_factory=dict, description="Per-connection settings the form asks."
+    )
     proxy: Proxy | None = None
     retry: RetryHints = RetryHints()
     pagination: Pagination | None = None
