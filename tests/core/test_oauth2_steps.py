@@ -84,12 +84,12 @@ def test_parse_json_and_form_token_responses() -> None:
     body = json.dumps(
         {"access_token": "a", "refresh_token": "r", "expires_in": 3600, "scope": "x y", "id_token": "j"}
     )
-    parsed = oauth2.parse_token_response(200, body.encode(), "application/json", now=NOW)
+    parsed = oauth2.parse_token_response(200, body.encode(), now=NOW)
     assert parsed.expires_at == NOW + timedelta(hours=1)
     assert parsed.scopes == ("x", "y")
     assert parsed.extra == {"id_token": "j"}
     form = oauth2.parse_token_response(
-        200, b"access_token=a&scope=repo%2Cgist&token_type=bearer", "application/x-www-form-urlencoded",
+        200, b"access_token=a&scope=repo%2Cgist&token_type=bearer",
         now=NOW, scope_separator=",",
     )  # fmt: skip
     assert (form.access_token, form.scopes, form.expires_at) == ("a", ("repo", "gist"), None)
@@ -99,7 +99,6 @@ def test_a_refresh_without_a_new_refresh_token_keeps_the_old_one() -> None:
     parsed = oauth2.parse_token_response(
         200,
         b'{"access_token": "a2"}',
-        "application/json",
         now=NOW,
         previous_refresh_token="r1",
         requested_scopes=["s"],
@@ -119,7 +118,7 @@ def test_a_refresh_without_a_new_refresh_token_keeps_the_old_one() -> None:
 )
 def test_token_errors(status: int, body: bytes, error: str) -> None:
     with pytest.raises(OAuthError) as caught:
-        oauth2.parse_token_response(status, body, "application/json", now=NOW)
+        oauth2.parse_token_response(status, body, now=NOW)
     assert caught.value.error == error
     assert caught.value.code == f"oauth.{error}"
 

@@ -157,7 +157,6 @@ def _decode_body(body: bytes) -> dict[str, Any]:
 def parse_token_response(
     status: int,
     body: bytes,
-    content_type: str,
     *,
     now: datetime,
     requested_scopes: Sequence[str] = (),
@@ -165,7 +164,6 @@ def parse_token_response(
     previous_refresh_token: str | None = None,
 ) -> TokenSet:
     """RFC 6749 sections 5.1 and 5.2. A refresh answer without a refresh token keeps the previous one."""
-    del content_type  # see _decode_body: the body's own shape decides
     payload = _decode_body(body)
     if status >= 400 or "error" in payload:
         raise OAuthError(str(payload.get("error") or f"http_{status}"), payload.get("error_description"))
