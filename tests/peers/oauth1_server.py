@@ -90,7 +90,10 @@ class OAuth1Server(AuthorizationServer):
         return request  # the aiohttp handler builds it, since reading the body is async
 
     def handle_response(self, status_code: int, payload: Any, headers: list[tuple[str, str]]) -> web.Response:
-        body = url_encode(payload) if isinstance(payload, list) else str(payload or "")
+        if isinstance(payload, list):  # RFC 5849 2.1 spells the flag "true"; Authlib passes a bool
+            body = url_encode([(k, str(v).lower() if isinstance(v, bool) else v) for k, v in payload])
+        else:
+            body = str(payload or "")
         return web.Response(status=status_code, body=body.encode(), headers=headers)
 
     def get_client_by_id(self, client_id: str) -> OAuth1Client | None:
@@ -126,7 +129,9 @@ class OAuth1Server(AuthorizationServer):
 
     def create_token_credential(self, request: OAuth1Request) -> OAuth1Token:
         temporary = request.credential
-        token = OAuth1Token(generate_token(36), generate_token(48), temporary.get_client_id(), temporary["user"])
+        token = OAuth1Token(
+            generate_token(36), generate_token(48), temporary.get_client_id(), temporary["user"]
+        )
         self.store.tokens[token.oauth_token] = token
         return token
 
@@ -184,7 +189,9 @@ class OAuth1Endpoints:
             self.peer.record_token_request("oauth1_request_token", None, "oauth1", oauth_request.status)
             return oauth_request
         response = self.server.create_temporary_credentials_response(oauth_request)
-        self.peer.record_token_request("oauth1_request_token", oauth_request.client_id, "oauth1", response.status)
+        self.peer.record_token_request(
+            "oauth1_request_token", oauth_request.client_id, "oauth1", response.status
+        )
         return response
 
     async def authorize(self, request: web.Request) -> web.Response:
@@ -206,6 +213,7 @@ class OAuth1Endpoints:
             self.peer.record_token_request("oauth1_access_token", None, "oauth1", oauth_request.status)
             return oauth_request
         response = self.server.create_token_response(oauth_request)
-        self.peer.record_token_request("oauth1_access_token", oauth_request.client_id, "oauth1", response.status)
+        self.peer.record_token_request(
+            "oauth1_access_token", oauth_request.client_id, "oauth1", response.status
+        )
         return response
-

@@ -50,7 +50,12 @@ class AiohttpOAuth2Request(OAuth2Request):
     """An ``OAuth2Request`` over an aiohttp request whose body was already read."""
 
     def __init__(
-        self, method: str, uri: str, headers: Mapping[str, str], query: MultiDictProxy[str], form: MultiDict[Any]
+        self,
+        method: str,
+        uri: str,
+        headers: Mapping[str, str],
+        query: MultiDictProxy[str],
+        form: MultiDict[Any],
     ) -> None:
         super().__init__(method, uri, headers=headers)
         self._args = query
@@ -184,7 +189,9 @@ class PeerAuthorizationServer(AuthorizationServer):
         ttl = self.peer.access_token_ttl
         return None if ttl is None else max(1, math.ceil(ttl))
 
-    def _generate_token(self, grant_type: str, client: PeerClient, user: PeerUser | None = None, **kwargs: Any) -> dict[str, Any]:
+    def _generate_token(
+        self, grant_type: str, client: PeerClient, user: PeerUser | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
         token: dict[str, Any] = self._bearer(grant_type, client, user=user, **kwargs)
         if user is not None:
             token["user_id"] = user.id

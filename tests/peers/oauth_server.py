@@ -38,7 +38,9 @@ DEFAULT_USER = PeerUser(id="user-1", login="octocat")
 
 @dataclass
 class TokenRequestRecord:
-    grant_type: str  # "authorization_code", "refresh_token", ..., or "oauth1_request_token" / "oauth1_access_token"
+    grant_type: (
+        str  # "authorization_code", "refresh_token", ..., or "oauth1_request_token" / "oauth1_access_token"
+    )
     client_id: str | None
     client_auth: str  # "basic", "post", "none" or "oauth1"
     at: float  # time.monotonic() on arrival
@@ -75,13 +77,15 @@ class OAuthServerPeer:
         # -- switches, all safe to change between requests --
         self.user = user  # who "approves" at /authorize
         self.deny_next = False  # one shot: the next valid /authorize answers error=access_denied
-        self.require_pkce = require_pkce  # refuse /authorize without a code_challenge (S256 is always required)
+        # refuse /authorize without a code_challenge (a challenge must always be S256)
+        self.require_pkce = require_pkce
         self.access_token_ttl = access_token_ttl  # seconds; None: no expires_in, never expires
         self.refresh_token_ttl = refresh_token_ttl  # seconds; None: never expires
         self.rotate_refresh_tokens = rotate_refresh_tokens
         self.token_extras: dict[str, object] = {}  # merged into every token response
         self.token_failure: TokenFailure = None
-        self.token_failure_times: int | None = None  # apply token_failure this many times, then reset; None: always
+        # apply token_failure this many times, then reset it; None: until changed
+        self.token_failure_times: int | None = None
         # -- what reached the peer --
         self.token_requests: Counter[str] = Counter()  # by grant type
         self.token_log: list[TokenRequestRecord] = []
@@ -184,7 +188,9 @@ class OAuthServerPeer:
             return None
         return self.user
 
-    def record_authorization(self, client_id: str, user: PeerUser | None, state: str | None, protocol: str) -> None:
+    def record_authorization(
+        self, client_id: str, user: PeerUser | None, state: str | None, protocol: str
+    ) -> None:
         self.authorize_log.append(AuthorizeRecord(client_id, user.id if user else None, state, protocol))
 
     def record_token_request(
@@ -256,7 +262,9 @@ class OAuthServerPeer:
         basic_id, _ = extract_basic_authorization(request.headers)
         response: web.Response = self.authz.create_endpoint_response("revocation", oauth_request)
         hint = oauth_request.form.get("token_type_hint")
-        self.revocation_log.append(RevocationRecord(basic_id or oauth_request.form.get("client_id"), hint, response.status))
+        self.revocation_log.append(
+            RevocationRecord(basic_id or oauth_request.form.get("client_id"), hint, response.status)
+        )
         return response
 
     def close(self) -> None:

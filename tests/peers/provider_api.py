@@ -32,6 +32,7 @@ from tests.peers.oauth_storage import PeerUser
 TokenValidator = Callable[[str], PeerUser | None]
 OAuth1Validator = Callable[[str, str, dict[str, str] | None, Mapping[str, str]], PeerUser | None]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+USER = web.RequestKey("user", PeerUser)
 
 
 @dataclass
@@ -110,7 +111,9 @@ class ProviderApiPeer:
                     return Credential("api_key", key, self.static_user)
             if self.api_key_query_param and self.api_key_query_param in request.query:
                 key = request.query[self.api_key_query_param]
-                user = self.static_user if secrets.compare_digest(key.encode(), self.api_key.encode()) else None
+                user = (
+                    self.static_user if secrets.compare_digest(key.encode(), self.api_key.encode()) else None
+                )
                 return Credential("api_key", key, user)
         scheme, _, value = request.headers.get("Authorization", "").partition(" ")
         scheme = scheme.lower()
@@ -154,7 +157,7 @@ class ProviderApiPeer:
         if credential.user is None:
             response: web.StreamResponse = _unauthorized(credential)
         else:
-            request["user"] = credential.user
+            request[USER] = credential.user
             self.calls[request.path] += 1
             response = await handler(request)
         record.status = response.status
@@ -163,14 +166,16 @@ class ProviderApiPeer:
     # -- routes --
 
     async def user(self, request: web.Request) -> web.Response:
-        user: PeerUser = request["user"]
+        user = request[USER]
         return web.json_response({"id": user.id, "login": user.login})
 
     async def items_by_cursor(self, request: web.Request) -> web.Response:
         limit = _bounded_int(request.query.get("limit"), default=10)
         cursor = request.query.get("cursor") or "0"
         if limit is None or not cursor.isdigit():
-            return web.json_response({"error": "invalid_request", "error_description": "bad cursor or limit"}, status=400)
+            return web.json_response(
+                {"error": "invalid_request", "error_description": "bad cursor or limit"}, status=400
+            )
         start = int(cursor)
         end = start + limit
         next_cursor = str(end) if end < len(self.items) else None
@@ -180,7 +185,9 @@ class ProviderApiPeer:
         page = _bounded_int(request.query.get("page"), default=1, maximum=10_000)
         per_page = _bounded_int(request.query.get("per_page"), default=10)
         if page is None or per_page is None:
-            return web.json_response({"error": "invalid_request", "error_description": "bad page or per_page"}, status=400)
+            return web.json_response(
+                {"error": "invalid_request", "error_description": "bad page or per_page"}, status=400
+            )
         last = max(1, -(-len(self.items) // per_page))
         links = {"first": 1, "last": last}
         if page > 1:
@@ -189,7 +196,8 @@ class ProviderApiPeer:
             links["next"] = page + 1
         base = URL(self.url).with_path(request.path)
         header = ", ".join(
-            f'<{base.with_query(page=number, per_page=per_page)}>; rel="{rel}"' for rel, number in links.items()
+            f'<{base.with_query(page=number, per_page=per_page)}>; rel="{rel}"'
+            for rel, number in links.items()
         )
         start = (page - 1) * per_page
         return web.json_response(self.items[start : start + per_page], headers={"Link": header})
@@ -260,13 +268,18 @@ def _unauthorized(credential: Credential) -> web.Response:
         body = {"error": "unauthorized", "error_description": "No credentials were presented."}
         challenge = 'Bearer realm="provider"'
     else:
-        body = {"error": "invalid_token", "error_description": f"The {credential.kind} credential is not valid."}
+        body = {
+            "error": "invalid_token",
+            "error_description": f"The {credential.kind} credential is not valid.",
+        }
         challenge = 'Bearer realm="provider", error="invalid_token"'
     return web.json_response(body, status=401, headers={"WWW-Authenticate": challenge})
 
 
 @asynccontextmanager
-async def running_provider_api(*, oauth: OAuthServerPeer | None = None, **options: Any) -> AsyncIterator[ProviderApiPeer]:
+async def running_provider_api(
+    *, oauth: OAuthServerPeer | None = None, **options: Any
+) -> AsyncIterator[ProviderApiPeer]:
     """``oauth=`` wires ``validate_token`` and ``validate_oauth1`` to that OAuth peer; ``options`` go to
     ``ProviderApiPeer``."""
     if oauth is not None:
