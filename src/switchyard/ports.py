@@ -2,7 +2,8 @@
 
 Every method that reads or changes a tenant's data takes the tenant id, so isolation is enforced here,
 once, and not per route. The exceptions are named: API-key lookup by prefix (the tenant is what it finds)
-and the master-key rotation sweep (an operator job over every tenant).
+and the master-key rotation sweep (an operator job over every tenant); connect-session
+and OAuth-state lookups by token digest (the token is how the tenant is found); the refresh sweep.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from switchyard.core.crypto import MasterKey
 from switchyard.core.models import (
     AccessRecord,
     ApiKey,
+    Connection,
     ConnectorOverride,
+    ConnectSession,
     EndUser,
     Integration,
     MasterKeyRecord,
+    OAuthState,
     Page,
     Secret,
     SecretVersion,
@@ -123,6 +127,45 @@ class IntegrationRepo(Protocol):
     async def delete(self, tenant_id: str, key: str) -> bool: ...
 
 
+class ConnectSessionRepo(Protocol):
+    async def add(self, session: ConnectSession) -> None: ...
+    async def find(self, token_digest: str) -> ConnectSession | None:
+        """Not tenant-scoped: the token is how the tenant is found."""
+        ...
+
+
+class OAuthStateRepo(Protocol):
+    async def add(self, state: OAuthState) -> None: ...
+    async def find(self, state_digest: str) -> OAuthState | None:
+        """Not tenant-scoped: the state is how the callback finds its tenant."""
+        ...
+
+    async def consume(self, state: OAuthState, at: datetime) -> bool: ...
+    async def delete_expired(self, before: datetime) -> int: ...
+
+
+class ConnectionRepo(Protocol):
+    async def add(self, connection: Connection) -> None: ...
+    async def get(
+        self, tenant_id: str, connection_id: str, *, for_update: bool = False
+    ) -> Connection | None: ...
+    async def page(
+        self,
+        tenant_id: str,
+        *,
+        after: str | None,
+        limit: int,
+        end_user_id: str | None = None,
+        integration_id: str | None = None,
+        status: str | None = None,
+    ) -> Page[Connection]: ...
+    async def update(self, connection: Connection) -> None: ...
+    async def delete(self, tenant_id: str, connection_id: str) -> bool: ...
+    async def due_for_refresh(self, before: datetime, *, limit: int) -> Sequence[tuple[str, str]]:
+        """Refresh sweep, over every tenant."""
+        ...
+
+
 class Transaction(Protocol):
     """The repositories of one database transaction: commit on success, roll back on error."""
 
@@ -144,6 +187,12 @@ class Transaction(Protocol):
     def connector_definitions(self) -> ConnectorDefinitionRepo: ...
     @property
     def integrations(self) -> IntegrationRepo: ...
+    @property
+    def connect_sessions(self) -> ConnectSessionRepo: ...
+    @property
+    def oauth_states(self) -> OAuthStateRepo: ...
+    @property
+    def connections(self) -> ConnectionRepo: ...
 
 
 class Database(Protocol):

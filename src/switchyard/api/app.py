@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from switchyard import __version__, logs
 from switchyard.api import problems
 from switchyard.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from switchyard.api.routes import connectors, health, integrations, secrets, tenancy
+from switchyard.api.routes import connections, connectors, health, integrations, oauth, secrets, tenancy
 from switchyard.services.container import Container, build
 from switchyard.settings import Settings
 
@@ -49,4 +49,6 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.include_router(secrets.router)
     app.include_router(connectors.router)
     app.include_router(integrations.router)
+    app.include_router(oauth.router)
+    app.include_router(connections.router)
     return app

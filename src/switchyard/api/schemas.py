@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from switchyard.core.models import AccessRecord, ApiKey, Integration
+from switchyard.core.models import AccessRecord, ApiKey, Connection, Integration
 from switchyard.core.secrets import SecretType
 from switchyard.services.apikeys import NewKey
 from switchyard.services.catalog import CatalogEntry
@@ -314,3 +314,96 @@ class IntegrationOut(BaseModel):
 
 class IntegrationList(BaseModel):
     integrations: list[IntegrationOut]
+
+
+class ConnectEndUser(Body):
+    id: str = Field(min_length=1, max_length=255, description="Your id for this user.")
+    email: str | None = Field(default=None, max_length=320)
+    display_name: str | None = Field(default=None, max_length=255)
+    tags: list[str] = Field(default_factory=list)
+
+
+class ConnectSessionIn(Body):
+    end_user: ConnectEndUser
+    allowed_integrations: list[str] = Field(default_factory=list, description="Integration keys; empty: all.")
+    return_url: str | None = Field(default=None, max_length=2048, description="Where the browser goes after.")
+
+
+class ConnectSessionOut(BaseModel):
+    token: str = Field(description="Shown once. Authorizes this end user's connect page for 30 minutes.")
+    connect_url: str
+    expires_at: datetime
+    end_user_id: str
+
+
+class AuthorizeIn(Body):
+    integration: str = Field(description="The integration key.")
+    end_user_id: str = Field(description="Your id of an existing end user.")
+    connection_config: dict[str, Any] = Field(default_factory=dict)
+    return_url: str | None = Field(default=None, max_length=2048)
+    response_mode: Literal["redirect", "popup", "page"] = "page"
+
+
+class AuthorizeOut(BaseModel):
+    authorization_url: str
+    expires_at: datetime
+
+
+class ConnectionOut(BaseModel):
+    id: str
+    connector_id: str
+    integration_id: str
+    end_user_id: str
+    auth_type: str
+    status: str
+    scopes: list[str]
+    account_id: str | None
+    expires_at: datetime | None
+    config: dict[str, Any]
+    metadata: dict[str, Any]
+    tags: list[str]
+    error: dict[str, str | None] | None
+    last_refreshed_at: datetime | None
+    last_used_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, c: Connection) -> ConnectionOut:
+        error = (
+            {"code": c.error_code, "detail": c.error_detail, "remediation": c.remediation}
+            if c.error_code
+            else None
+        )
+        return cls(
+            id=c.id,
+            connector_id=c.connector_id,
+            integration_id=c.integration_id,
+            end_user_id=c.end_user_id,
+            auth_type=c.auth_type,
+            status=c.status,
+            scopes=list(c.scopes),
+            account_id=c.account_id,
+            expires_at=c.expires_at,
+            config=c.config,
+            metadata=c.metadata,
+            tags=list(c.tags),
+            error=error,
+            last_refreshed_at=c.last_refreshed_at,
+            last_used_at=c.last_used_at,
+            created_at=c.created_at,
+            updated_at=c.updated_at,
+        )
+
+
+class ConnectionPage(BaseModel):
+    connections: list[ConnectionOut]
+    next_cursor: str | None
+
+
+class CredentialsOut(BaseModel):
+    """Seed 001's GET .../credentials: values masked, non-secret settings in clear."""
+
+    connection_id: str
+    credentials: dict[str, Any]
+    configuration: dict[str, Any]

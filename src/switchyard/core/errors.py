@@ -88,10 +88,19 @@ class OAuthError(ClientError):
     status = 400
     default_code = "oauth.error"
 
-    def __init__(self, error: str, description: str | None = None, *, remediation: str | None = None) -> None:
+    def __init__(
+        self,
+        error: str,
+        description: str | None = None,
+        *,
+        code: str | None = None,
+        remediation: str | None = None,
+    ) -> None:
         self.error = error
         text = f"the provider answered {error}" + (f": {description}" if description else "")
-        super().__init__(text, code=f"oauth.{error}", remediation=remediation, extra={"oauth_error": error})
+        super().__init__(
+            text, code=code or f"oauth.{error}", remediation=remediation, extra={"oauth_error": error}
+        )
 
 
 class AuthError(SwitchyardError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -150,6 +150,70 @@ class Integration:
     redirect_url: str | None
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ConnectSession:
+    """A short-lived grant for one end user to connect accounts; only the token's digest is stored."""
+
+    id: str
+    tenant_id: str
+    token_digest: str = field(repr=False)
+    end_user_id: str
+    allowed_integrations: tuple[str, ...]
+    return_url: str | None
+    expires_at: datetime
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class OAuthState:
+    """One pending authorization: single use, bound to tenant, end user, integration and PKCE verifier."""
+
+    id: str
+    tenant_id: str
+    state_digest: str = field(repr=False)
+    integration_id: str
+    end_user_id: str
+    connect_session_id: str | None
+    redirect_uri: str
+    return_url: str | None
+    response_mode: str  # "redirect" | "popup" | "json"
+    verifier_item_id: str | None
+    connection_config: dict[str, Any]
+    expires_at: datetime
+    created_at: datetime
+    used_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Connection:
+    """An end user's connected account; its credentials live in the vault item ``credentials_item_id``."""
+
+    id: str
+    tenant_id: str
+    integration_id: str
+    connector_id: str
+    end_user_id: str
+    auth_type: str
+    status: str  # "active" | "error" | "revoking"
+    credentials_item_id: str
+    credentials_masked: dict[str, Any]
+    expires_at: datetime | None
+    scopes: tuple[str, ...]
+    account_id: str | None
+    config: dict[str, Any]
+    metadata: dict[str, Any]
+    tags: tuple[str, ...]
+    created_at: datetime
+    updated_at: datetime
+    error_code: str | None = None
+    error_detail: str | None = None
+    remediation: str | None = None
+    refresh_failures: int = 0
+    next_refresh_at: datetime | None = None
+    last_refreshed_at: datetime | None = None
+    last_used_at: datetime | None = None
 
 
 @dataclass(frozen=True)

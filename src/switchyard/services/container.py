@@ -9,12 +9,16 @@ from switchyard.adapters.credential_stores import DatabaseStore, ExternalStore
 from switchyard.adapters.db.engine import SqlDatabase
 from switchyard.adapters.files import private_dir
 from switchyard.adapters.keyfile import EnvKeySource, KeyFileSource
+from switchyard.adapters.oauth_http import OAuthHttp
 from switchyard.core.errors import ConfigurationError
 from switchyard.ports import CiphertextStore, KeySource
 from switchyard.services.apikeys import ApiKeyService
 from switchyard.services.catalog import CatalogService
+from switchyard.services.connect import ConnectSessionService
+from switchyard.services.connections import ConnectionsService
 from switchyard.services.integrations import IntegrationsService
 from switchyard.services.keyring import Keyring
+from switchyard.services.oauth_flow import OAuthFlow
 from switchyard.services.rotation import Rotation
 from switchyard.services.secrets import SecretsService
 from switchyard.services.tenancy import TenancyService
@@ -34,6 +38,10 @@ class Container:
     rotation: Rotation
     catalog: CatalogService
     integrations: IntegrationsService
+    connect_sessions: ConnectSessionService
+    connections: ConnectionsService
+    oauth: OAuthFlow
+    oauth_http: OAuthHttp
     external_store: ExternalStore | None = None
 
     async def start(self, *, upgrade: bool) -> None:
@@ -49,6 +57,7 @@ class Container:
         await self.keyring.bootstrap()
 
     async def close(self) -> None:
+        await self.oauth_http.close()
         if self.external_store is not None:
             await self.external_store.close()
         await self.db.dispose()
@@ -80,16 +89,33 @@ def build(settings: Settings) -> Container:
     catalog = CatalogService(db, load_builtin_catalog())
     secrets = SecretsService(db, vault, cache_ttl=settings.vault_cache_ttl_seconds)
     nango_enabled = bool(settings.nango_url and settings.nango_secret_key)
+    tenancy = TenancyService(db)
+    integrations = IntegrationsService(db, vault, catalog, secrets, nango_enabled=nango_enabled)
+    connections = ConnectionsService(db, vault)
+    oauth_http = OAuthHttp()
+    oauth = OAuthFlow(
+        db,
+        vault,
+        catalog,
+        integrations,
+        connections,
+        oauth_http,
+        callback_url=f"{settings.public_base_url}/oauth/callback",
+    )
     return Container(
         settings=settings,
         db=db,
         keyring=keyring,
         vault=vault,
-        tenancy=TenancyService(db),
+        tenancy=tenancy,
         api_keys=ApiKeyService(db),
         secrets=secrets,
         rotation=Rotation(db, keyring, vault),
         catalog=catalog,
-        integrations=IntegrationsService(db, vault, catalog, secrets, nango_enabled=nango_enabled),
+        integrations=integrations,
+        connect_sessions=ConnectSessionService(db, tenancy, public_base_url=settings.public_base_url),
+        connections=connections,
+        oauth=oauth,
+        oauth_http=oauth_http,
         external_store=external,
     )

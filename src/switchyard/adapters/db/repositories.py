@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from switchyard.adapters.db.catalog import SqlConnectorDefinitions, SqlIntegrations
+from switchyard.adapters.db.connections import SqlConnections, SqlConnectSessions, SqlOAuthStates
 from switchyard.adapters.db.secrets import SqlSecrets
 from switchyard.adapters.db.tenancy import SqlApiKeys, SqlEndUsers, SqlTenants
 from switchyard.adapters.db.vault import SqlAccessLog, SqlMasterKeys, SqlVaultItems
@@ -22,3 +23,6 @@ class SqlTransaction:
         self.master_keys = SqlMasterKeys(conn)
         self.connector_definitions = SqlConnectorDefinitions(conn)
         self.integrations = SqlIntegrations(conn)
+        self.connect_sessions = SqlConnectSessions(conn)
+        self.oauth_states = SqlOAuthStates(conn)
+        self.connections = SqlConnections(conn)
