@@ -73,3 +73,30 @@ def test_a_duplicate_key_id_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError):
         source.add(MasterKey.generate(first.key_id))
     assert source.load() == [first]
+
+
+def test_an_existing_loose_data_dir_is_tightened_and_the_database_is_private(tmp_path: Path) -> None:
+    from switchyard.adapters.db.engine import SqlDatabase
+    from switchyard.adapters.files import private_dir
+
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    data.chmod(0o755)
+    private_dir(data)
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    SqlDatabase(f"sqlite+aiosqlite:///{data / 'switchyard.db'}")
+    assert stat.S_IMODE((data / "switchyard.db").stat().st_mode) == 0o600
+
+
+def test_processes_starting_together_agree_on_one_key(tmp_path: Path) -> None:
+    import multiprocessing
+
+    path = tmp_path / "race" / "master-keys.json"
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        fingerprints = pool.map(_first_key_fingerprint, [path] * 8)
+    assert len(set(fingerprints)) == 1
+    assert fingerprints[0] == KeyFileSource(path).load()[0].fingerprint()
+
+
+def _first_key_fingerprint(path: Path) -> str:
+    return KeyFileSource(path).load()[0].fingerprint()

@@ -36,6 +36,11 @@ PINNED = {
     ("GET", "/api/v1/integrations/{key}"),
     ("PATCH", "/api/v1/integrations/{key}"),
     ("DELETE", "/api/v1/integrations/{key}"),
+    ("POST", "/api/v1/connect-sessions"),
+    ("POST", "/api/v1/oauth/authorize"),
+    ("GET", "/api/v1/connections"),
+    ("GET", "/api/v1/connections/{connection_id}"),
+    ("GET", "/api/v1/connections/{connection_id}/credentials"),
 }
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/api/v1/connectors/schema"}
 

@@ -53,7 +53,7 @@ def _sample_config(definition: Definition) -> dict[str, str]:
 
 
 def test_the_catalog_holds_every_provider_the_seeds_name() -> None:
-    assert SEED_PROVIDERS <= set(load_builtin_catalog())
+    assert set(load_builtin_catalog()) >= SEED_PROVIDERS
 
 
 @pytest.mark.parametrize("file_name", sorted(FILES))
@@ -84,7 +84,11 @@ def test_entry_conforms(file_name: str) -> None:
         inject = getattr(method, "inject", None)
         if inject is None:
             continue
-        declared = set(getattr(method, "credentials", {})) | CREDENTIAL_PLACEHOLDERS | set(definition.connection_config)
+        declared = (
+            set(getattr(method, "credentials", {}))
+            | CREDENTIAL_PLACEHOLDERS
+            | set(definition.connection_config)
+        )
         undeclared = templates.placeholders(inject.format) - declared
         assert not undeclared, f"{method.type}.inject uses undeclared placeholders {undeclared}"
 

@@ -24,6 +24,7 @@ COMMANDS = [
     ["keys", "revoke"],
     ["keys", "rotate-master"],
     ["keys", "status"],
+    ["keys", "prune"],
     ["secrets", "set"],
     ["secrets", "get"],
     ["secrets", "list"],

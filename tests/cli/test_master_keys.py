@@ -31,8 +31,11 @@ async def test_rotation_moves_every_item_and_retires_the_old_key(cli: Cli, demo:
     after = cli.json("keys", "status")
     assert after["active_key_id"] == new
     states = {k["key_id"]: (k["state"], k["vault_items"], k["configured"]) for k in after["keys"]}
-    assert states == {old: ("retired", 0, False), new: ("active", 3, True)}
+    assert states == {old: ("retired", 0, True), new: ("active", 3, True)}
+    assert _key_file_ids(cli) == [old, new]  # kept until pruned
+    assert cli.json("keys", "prune") == {"pruned": [old]}
     assert _key_file_ids(cli) == [new]
+    assert cli.json("keys", "prune") == {"pruned": []}
     async with open_container(cli.data_dir) as container:
         for number in range(3):
             view = await container.secrets.get(principal, f"secret_{number}", reveal=True)
@@ -45,7 +48,9 @@ def test_rotation_shows_progress_on_stderr_and_the_report_on_stdout(cli: Cli, de
     assert done.returncode == 0, done.stderr
     assert "re-wrapping, pass" in done.stderr
     assert "new active key:   k-second" in done.stdout and "re-wrapped items: 1" in done.stdout
-    assert _key_file_ids(cli) == ["k-second"]
+    assert _key_file_ids(cli)[-1] == "k-second"
+    resumed = cli.json("keys", "rotate-master", "--resume")
+    assert (resumed["new_key_id"], resumed["rewrapped"]) == ("k-second", 0)
 
     status = cli.ok("keys", "status")
     assert "active key: k-second" in status and "retired" in status

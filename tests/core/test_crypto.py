@@ -123,7 +123,7 @@ def test_parse_master_keys() -> None:
     [
         ("k1:not-base64!", "not valid base64"),
         ("k1:" + base64.b64encode(b"short").decode(), "must be 32 bytes"),
-        ("bad id:" + base64.b64encode(b"a" * 32).decode(), "is not valid"),
+        ("bad id:" + base64.b64encode(b"a" * 32).decode(), "has no valid id"),
         (
             "k:" + base64.b64encode(b"a" * 32).decode() + ",k:" + base64.b64encode(b"b" * 32).decode(),
             "unique",
@@ -133,3 +133,11 @@ def test_parse_master_keys() -> None:
 def test_parse_master_keys_rejects_bad_specs(spec: str, fragment: str) -> None:
     with pytest.raises(ConfigurationError, match=fragment):
         crypto.parse_master_keys(spec)
+
+
+def test_a_swapped_id_and_key_is_never_echoed() -> None:
+    material = base64.b64encode(b"\x07" * 32).decode()
+    with pytest.raises(ConfigurationError) as caught:
+        crypto.parse_master_keys(f"{material}:k1")
+    assert material not in str(caught.value)
+    assert material[:12] not in (caught.value.remediation or "")

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from switchyard.adapters.db.tables import vault_items
 from switchyard.core import crypto
-from switchyard.core.errors import ConfigurationError, Conflict
+from switchyard.core.errors import ConfigurationError, Conflict, Unavailable
 from switchyard.services.container import Container, build
 from switchyard.services.vault import Accessor
 from tests.conftest import ENGINES, DatabaseFactory, make_settings, make_tenant
@@ -93,7 +94,10 @@ async def test_rotation_of_1000_secrets_under_a_reader_loop(
         assert len(items) == SECRETS
         assert {item.key_id for item in items} == {report.new_key_id}
         assert {crypto.key_id_of(item.ciphertext or b"") for item in items} == {report.new_key_id}
-        # The retired key is gone from the key file; every value still reads back.
+        # The retired key stays in the key file until pruned; every value still reads back.
+        key_file = json.loads((tmp_path / "master-keys.json").read_text())
+        assert [entry["id"] for entry in key_file["keys"]] == [old_key, report.new_key_id]
+        assert await container.rotation.prune() == [old_key]
         key_file = json.loads((tmp_path / "master-keys.json").read_text())
         assert [entry["id"] for entry in key_file["keys"]] == [report.new_key_id]
         states = {record.key_id: record.state for record in await container.keyring.records()}
@@ -185,6 +189,76 @@ async def test_rotating_to_a_key_id_in_use_is_refused(new_database: DatabaseFact
         with pytest.raises(Conflict):
             await container.rotation.rotate(key_id=active)  # retired ids stay taken
         assert report.retired == [active]
+        assert await container.rotation.prune() == [active]
         assert [k.key_id for k in container.keyring.source.load()] == ["k-second"]
     finally:
         await container.close()
+
+
+async def test_a_write_in_flight_during_rotation_keeps_its_key(
+    new_database: DatabaseFactory, tmp_path: Path
+) -> None:
+    """A value sealed under the old key but stored after the sweep: the key is not retired, nothing is lost."""
+    container = await _fresh_container(new_database, "sqlite", tmp_path, master_key=None)
+    try:
+        owner = await make_tenant(container, "admin", "secrets:reveal")
+        old_key = (await container.keyring.active_key()).key_id
+        late = await container.vault.seal(
+            owner.id, "secret_version", "sev_late", b"late-value"
+        )  # picked k_old
+        report = await container.rotation.rotate()
+        async with container.db.transaction() as tx:  # ...and only now reaches the database
+            await tx.vault_items.add(late)
+        assert report.retired == [old_key]  # nothing referenced it when the sweep ended
+        # The material is still in the key file, so the late item opens; prune refuses to drop it.
+        opened = await container.vault.open([late], READER, {late.id: ("secret_version", "sev_late")})
+        assert opened[late.id] == b"late-value"
+        assert await container.rotation.prune() == []
+        resumed = await container.rotation.resume()
+        assert resumed.rewrapped == 1
+        assert await container.rotation.prune() == [old_key]
+    finally:
+        await container.close()
+
+
+async def test_a_damaged_item_is_skipped_and_reported(new_database: DatabaseFactory, tmp_path: Path) -> None:
+    container = await _fresh_container(new_database, "sqlite", tmp_path, master_key=None)
+    try:
+        await _seed(container, 3)
+        [damaged, *_] = await all_items(container)
+        blob = bytearray(damaged.ciphertext or b"")
+        blob[30] ^= 0xFF  # inside the wrapped data key
+        async with container.db.transaction() as tx:
+            await tx.conn.execute(
+                vault_items.update().where(vault_items.c.id == damaged.id).values(ciphertext=bytes(blob))
+            )
+        report = await container.rotation.rotate()
+        assert report.rewrapped == 2
+        assert report.failed == {damaged.id: "vault.decrypt_failed"}
+        assert report.still_referenced == {report.previous_key_id: 1}
+        assert report.retired == []
+        again = await container.rotation.resume()  # no new key is made
+        assert again.new_key_id == report.new_key_id
+        assert len(container.keyring.source.load()) == 2
+    finally:
+        await container.close()
+
+
+async def test_a_node_without_the_active_key_refuses_to_seal(
+    new_database: DatabaseFactory, tmp_path: Path
+) -> None:
+    url = await new_database("sqlite")
+    lagging = build(make_settings(tmp_path / "a", url, master_key=_spec("k1"), active_key_ttl_seconds=0.05))
+    await lagging.start(upgrade=True)
+    current = build(make_settings(tmp_path / "b", url, master_key=_spec("k1", "k2")))
+    await current.start(upgrade=False)
+    try:
+        await current.rotation.rotate(key_id="k2")
+        await asyncio.sleep(0.1)
+        owner = await make_tenant(current, "admin")
+        with pytest.raises(Unavailable) as caught:
+            await lagging.secrets.create(owner.principal, name="x", value="value-x")
+        assert caught.value.code == "vault.active_key_missing"
+    finally:
+        await lagging.close()
+        await current.close()

@@ -86,7 +86,7 @@ class ExternalStore:
             )
         if response.status_code == 404 and missing_ok:
             return response
-        if response.status_code >= 400:
+        if not 200 <= response.status_code < 300:  # a redirect is no success: the blob went nowhere
             raise FatalError(
                 f"the external credential store refused {method} with status {response.status_code}",
                 code="credential_store.rejected",

@@ -7,14 +7,16 @@ can read is refused: the process will not start until its mode is fixed.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import stat
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from switchyard.adapters.files import private_dir
-from switchyard.core.crypto import MasterKey, parse_master_keys
+from switchyard.core.crypto import MasterKey, new_key_id, parse_master_keys
 from switchyard.core.errors import ConfigurationError
 
 _FORMAT = 1
@@ -31,7 +33,7 @@ class KeyFileSource:
 
     def load(self) -> list[MasterKey]:
         if not self.path.exists():
-            self._write([MasterKey.generate(new_key_id())])
+            self._create([MasterKey.generate(new_key_id())])
         self._check_mode()
         try:
             document = json.loads(self.path.read_text(encoding="utf-8"))
@@ -45,15 +47,31 @@ class KeyFileSource:
             ) from None
 
     def add(self, key: MasterKey) -> None:
-        keys = self.load()
-        if any(existing.key_id == key.key_id for existing in keys):
-            raise ConfigurationError(
-                f"the key file already holds a key with id {key.key_id!r}", code="config.master_key_invalid"
-            )
-        self._write([*keys, key])
+        with self._locked():
+            keys = self.load()
+            if any(existing.key_id == key.key_id for existing in keys):
+                raise ConfigurationError(
+                    f"the key file already holds a key with id {key.key_id!r}",
+                    code="config.master_key_invalid",
+                )
+            self._replace([*keys, key])
 
     def remove(self, key_id: str) -> None:
-        self._write([key for key in self.load() if key.key_id != key_id])
+        with self._locked():
+            self._replace([key for key in self.load() if key.key_id != key_id])
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Serialise read-modify-write of the key file between processes."""
+        private_dir(self.path.parent)
+        lock_path = self.path.with_name(f".{self.path.name}.lock")
+        fd = os.open(lock_path, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
 
     def _check_mode(self) -> None:
         mode = stat.S_IMODE(self.path.stat().st_mode)
@@ -64,20 +82,38 @@ class KeyFileSource:
                 remediation=f"Run: chmod 600 {self.path}",
             )
 
-    def _write(self, keys: list[MasterKey]) -> None:
+    def _document(self, keys: list[MasterKey]) -> str:
+        return json.dumps(
+            {
+                "format": _FORMAT,
+                "warning": "Switchyard master keys. Losing this file loses every stored secret; back it up.",
+                "keys": [{"id": key.key_id, "key": key.encoded()} for key in keys],
+            },
+            indent=2,
+        )
+
+    def _temporary(self, keys: list[MasterKey]) -> Path:
         private_dir(self.path.parent)
-        document = {
-            "format": _FORMAT,
-            "warning": "Switchyard master keys. Losing this file loses every stored secret; back it up.",
-            "keys": [{"id": key.key_id, "key": key.encoded()} for key in keys],
-        }
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2)
+            handle.write(self._document(keys))
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temporary, self.path)
+        return temporary
+
+    def _create(self, keys: list[MasterKey]) -> None:
+        """First start: publish the file only if nobody else did (two processes starting together agree)."""
+        temporary = self._temporary(keys)
+        try:
+            os.link(temporary, self.path)
+        except FileExistsError:
+            pass  # another process won; everyone reads its file
+        finally:
+            temporary.unlink()
+
+    def _replace(self, keys: list[MasterKey]) -> None:
+        os.replace(self._temporary(keys), self.path)
 
 
 class EnvKeySource:
@@ -116,7 +152,3 @@ class EnvKeySource:
 
 def _decode(encoded: str, key_id: str) -> bytes:
     return parse_master_keys(f"{key_id}:{encoded}")[0].material
-
-
-def new_key_id() -> str:
-    return "k" + datetime.now(UTC).strftime("%Y%m%d%H%M%S") + os.urandom(2).hex()

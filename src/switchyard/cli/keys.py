@@ -24,6 +24,7 @@ app = typer.Typer(
 )
 app.command("rotate-master")(master_keys.rotate_master)
 app.command("status")(master_keys.status)
+app.command("prune")(master_keys.prune)
 
 _KNOWN_SCOPES = ", ".join(scope.value for scope in Scope)
 

@@ -72,13 +72,20 @@ def rotate_master(
             "fresh id). With SWITCHYARD_MASTER_KEY, the id of a key already added there on every node."
         ),
     ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Finish an interrupted rotation: sweep to the active key, no new key."),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Rotate the master key online: activate a new key, re-wrap every vault item under it (values are
-    never decrypted), then retire old keys nothing references and remove them from the key file."""
+    never decrypted), then retire old keys nothing references. Their material stays in the key file until
+    `switchyard keys prune`."""
 
     async def work(container: Container) -> RotationReport:
         with _progress_bar(enabled=not as_json) as on_progress:
+            if resume:
+                return await container.rotation.resume(progress=on_progress)
             return await container.rotation.rotate(key_id=key_id, progress=on_progress)
 
     report = run_with_container(work)
@@ -94,8 +101,22 @@ def rotate_master(
             ("passes", report.passes),
             ("retired keys", report.retired),
             ("still referenced", still or None),
+            ("items skipped", ", ".join(f"{i} ({c})" for i, c in report.failed.items()) or None),
         ]
     )
+
+
+def prune(as_json: JsonOption = False) -> None:
+    """Remove from the key file the material of retired master keys that no vault item references."""
+
+    async def work(container: Container) -> list[str]:
+        return await container.rotation.prune()
+
+    pruned = run_with_container(work)
+    if as_json:
+        print_json({"pruned": pruned})
+        return
+    print_fields([("removed keys", pruned or None)])
 
 
 def status(as_json: JsonOption = False) -> None:

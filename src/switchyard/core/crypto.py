@@ -23,6 +23,7 @@ import os
 import re
 import struct
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -96,16 +97,28 @@ class _Parsed:
     data: bytes  # data nonce + ciphertext, untouched by rewrap
 
 
+def new_key_id() -> str:
+    """A fresh master key id: ``k`` + UTC timestamp + 4 random hex digits (sorts by creation)."""
+    return "k" + datetime.now(UTC).strftime("%Y%m%d%H%M%S") + os.urandom(2).hex()
+
+
 def parse_master_keys(spec: str) -> list[MasterKey]:
     """Parse ``SWITCHYARD_MASTER_KEY``: ``id:base64[,id:base64...]``; a bare base64 key gets id ``default``."""
     keys: list[MasterKey] = []
-    for raw_entry in spec.split(","):
+    for position, raw_entry in enumerate(spec.split(","), start=1):
         entry = raw_entry.strip()
         if not entry:
             continue
         key_id, sep, encoded = entry.partition(":")
         if not sep:
             key_id, encoded = "default", entry
+        if not KEY_ID_PATTERN.fullmatch(key_id):
+            # Never echo the entry: with id and key swapped, the "id" is the key material.
+            raise ConfigurationError(
+                f"master key entry #{position} has no valid id",
+                code="config.master_key_invalid",
+                remediation="Write entries as id:base64, ids of 1-64 letters, digits, '_', '.', '-'.",
+            )
         try:
             material = base64.b64decode(encoded, validate=True)
         except ValueError:

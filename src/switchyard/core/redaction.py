@@ -6,6 +6,7 @@ it contains a value the vault released in the current request, or when it contai
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Collection, Mapping
 from typing import Any
@@ -19,10 +20,16 @@ SECRET_KEY = re.compile(
 API_KEY_PATTERN = re.compile(r"syk_[a-z2-7]{13}_[A-Za-z0-9_-]{43}")
 
 
+def _spellings(value: str) -> set[str]:
+    """The value as it may appear in rendered text: itself, inside a repr, inside a JSON string."""
+    return {value, repr(value)[1:-1], json.dumps(value)[1:-1]}
+
+
 def redact_text(text: str, released: Collection[str]) -> str:
     for value in released:
-        if value in text:
-            text = text.replace(value, REDACTED)
+        for spelling in _spellings(value):
+            if spelling and spelling in text:
+                text = text.replace(spelling, REDACTED)
     return API_KEY_PATTERN.sub(REDACTED, text)
 
 

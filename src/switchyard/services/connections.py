@@ -130,7 +130,8 @@ class ConnectionsService:
         """The plaintext credentials for one call; audited."""
         async with self.db.transaction(write=False) as tx:
             items = await tx.vault_items.get_many(connection.tenant_id, [connection.credentials_item_id])
-        opened = await self.vault.open(items, accessor)
+        owners = {connection.credentials_item_id: (OWNER_KIND, connection.id)}
+        opened = await self.vault.open(items, accessor, owners)
         values: dict[str, Any] = json.loads(opened[connection.credentials_item_id])
         return values
 

@@ -201,7 +201,9 @@ class IntegrationsService:
                 items = await tx.vault_items.get_many(
                     integration.tenant_id, [integration.client_secret_item_id]
                 )
-            return (await self.vault.open(items, accessor))[integration.client_secret_item_id].decode("utf-8")
+            owners = {integration.client_secret_item_id: (OWNER_KIND, integration.id)}
+            opened = await self.vault.open(items, accessor, owners)
+            return opened[integration.client_secret_item_id].decode("utf-8")
         return None
 
     async def _seal_secret(self, integration: Integration, secret: str | None) -> VaultItem | None:

@@ -14,9 +14,12 @@ from collections.abc import Callable
 
 from switchyard.core.clock import utcnow
 from switchyard.core.crypto import MasterKey
-from switchyard.core.errors import ConfigurationError, Conflict
+from switchyard.core.errors import ConfigurationError, Conflict, Unavailable
 from switchyard.core.models import MasterKeyRecord
+from switchyard.logs import get_logger
 from switchyard.ports import Database, KeySource
+
+log = get_logger("switchyard.keyring")
 
 ACTIVE = "active"
 DECRYPT_ONLY = "decrypt_only"
@@ -46,8 +49,7 @@ class Keyring:
         return self._keys
 
     def describe_source(self) -> str:
-        describe = getattr(self.source, "describe", None)
-        return str(describe()) if callable(describe) else type(self.source).__name__
+        return self.source.describe()
 
     async def bootstrap(self) -> None:
         """Load the keys, check them against the database's records, and make sure one is active."""
@@ -99,6 +101,13 @@ class Keyring:
                 if self._monotonic() - self._active_checked >= self.active_ttl:
                     await self._refresh_active()
         assert self._active_id is not None, "Keyring.bootstrap() was not awaited"
+        if self._active_id not in self._keys:
+            # Never seal under a key that is no longer active: refuse until this node has the new one.
+            raise Unavailable(
+                f"master key {self._active_id!r} is active but not configured on this node",
+                code="vault.active_key_missing",
+                remediation=f"Add key {self._active_id!r} to {self.describe_source()} on this node.",
+            )
         return self._keys[self._active_id]
 
     async def _refresh_active(self) -> None:
@@ -106,8 +115,9 @@ class Keyring:
         active = next((record.key_id for record in records if record.state == ACTIVE), self._active_id)
         if active is not None and active not in self._keys:
             self.reload()
-        if active is not None and active in self._keys:
-            self._active_id = active
+        if active is not None and active not in self._keys:
+            log.error("vault.active_key_missing", key_id=active, source=self.describe_source())
+        self._active_id = active
         self._active_checked = self._monotonic()
 
     def reload(self) -> None:

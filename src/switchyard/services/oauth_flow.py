@@ -28,6 +28,7 @@ from switchyard.services.integrations import IntegrationsService
 from switchyard.services.vault import Accessor, Vault
 
 STATE_TTL = timedelta(minutes=10)
+STATE_OWNER_KIND = "oauth_state"
 RESPONSE_MODES = ("redirect", "popup", "page")
 
 
@@ -112,7 +113,7 @@ class OAuthFlow:
         state_id, state = new_id("ost"), tokens.new_token()
         verifier = tokens.new_code_verifier() if method.pkce else None
         item = (
-            await self.vault.seal(integration.tenant_id, "oauth_state", state_id, verifier.encode())
+            await self.vault.seal(integration.tenant_id, STATE_OWNER_KIND, state_id, verifier.encode())
             if verifier
             else None
         )
@@ -200,7 +201,10 @@ class OAuthFlow:
             verifier = None
             if verifier_items:
                 accessor = Accessor(f"oauth_state:{pending.id}", "oauth.code_exchange")
-                verifier = (await self.vault.open(verifier_items, accessor))[verifier_items[0].id].decode()
+                owners = {verifier_items[0].id: (STATE_OWNER_KIND, pending.id)}
+                verifier = (await self.vault.open(verifier_items, accessor, owners))[
+                    verifier_items[0].id
+                ].decode()
             credentials = await self._exchange(integration, pending, code, verifier)
             connection = await self.connections.create(
                 integration, pending.end_user_id, credentials, config=pending.connection_config

@@ -19,7 +19,7 @@ from switchyard.core import secrets as rules
 from switchyard.core.clock import utcnow
 from switchyard.core.errors import Conflict, InvalidInput, NotFound
 from switchyard.core.ids import new_id
-from switchyard.core.masking import mask
+from switchyard.core.masking import mask, shown
 from switchyard.core.models import AccessRecord, Page, Principal, Secret, SecretVersion, VaultItem
 from switchyard.core.scopes import Scope
 from switchyard.ports import Database, Transaction
@@ -134,6 +134,9 @@ class SecretsService:
         except Conflict:
             await self.vault.destroy([item])
             raise _exists(name) from None
+        except BaseException:
+            await self.vault.destroy([item])
+            raise
         return self._view(secret, version, now)
 
     async def update(self, principal: Principal, name: str, changes: SecretChanges) -> SecretView:
@@ -152,20 +155,23 @@ class SecretsService:
             number = current.current_version + 1
             sealed = await self._seal_version(updated, number, changes.value, raw, now)
             updated = replace(updated, current_version=number)
-        async with self.db.transaction() as tx:
-            if not await tx.secrets.update(updated, expected_version=current.current_version):
+        try:
+            async with self.db.transaction() as tx:
+                if not await tx.secrets.update(updated, expected_version=current.current_version):
+                    raise Conflict(
+                        f"secret {name!r} was changed by another request; retry",
+                        code="secret.concurrent_update",
+                    )
                 if sealed:
-                    await self.vault.destroy([sealed[1]])
-                raise Conflict(
-                    f"secret {name!r} was changed by another request; retry",
-                    code="secret.concurrent_update",
-                )
-            if sealed:
-                await tx.vault_items.add(sealed[1])
-                await tx.secrets.add_version(sealed[0])
-                version = sealed[0]
-            else:
-                version = await _version(tx, updated, None)
+                    await tx.vault_items.add(sealed[1])
+                    await tx.secrets.add_version(sealed[0])
+                    version = sealed[0]
+                else:
+                    version = await _version(tx, updated, None)
+        except BaseException:
+            if sealed:  # outside the transaction: never hold the write lock across store IO
+                await self.vault.destroy([sealed[1]])
+            raise
         self._refs.forget(tenant_id, name)
         return self._view(updated, version, now)
 
@@ -218,7 +224,8 @@ class SecretsService:
         now = utcnow()
         if not reveal:
             return self._view(secret, found, now)
-        opened = await self.vault.open(items, Accessor(principal.actor, "secrets.reveal"))
+        owners = {found.item_id: (OWNER_KIND, found.id)}
+        opened = await self.vault.open(items, Accessor(principal.actor, "secrets.reveal"), owners)
         value = opened[found.item_id].decode("utf-8")
         return SecretView(
             secret, found, value, True, rules.status_of(secret.expires_at, secret.rotation_due_at, now)
@@ -238,7 +245,8 @@ class SecretsService:
             secret = await tx.secrets.get(principal.tenant_id, name)
             if secret is None:
                 raise _not_found(name)
-            return secret, await tx.secrets.list_versions(principal.tenant_id, secret.id)
+            versions = await tx.secrets.list_versions(principal.tenant_id, secret.id)
+        return secret, [replace(v, masked=shown(v.masked, secret.type)) for v in versions]
 
     async def access_log(
         self, principal: Principal, name: str, *, before: str | None, limit: int
@@ -283,7 +291,8 @@ class SecretsService:
                     remediation=f"Set a new value for {secret.name!r} with a later expiry.",
                 )
         items = list({item.id: item for _, _, item in resolved.values()}.values())
-        opened = await self.vault.open(items, accessor)
+        owners = {version.item_id: (OWNER_KIND, version.id) for _, version, _ in resolved.values()}
+        opened = await self.vault.open(items, accessor, owners)
         values = {ref: opened[item.id].decode("utf-8") for ref, (_, _, item) in resolved.items()}
         result: dict[str, Any] = refs.substitute(merged, values)
         return result
@@ -315,7 +324,7 @@ class SecretsService:
     @staticmethod
     def _view(secret: Secret, version: SecretVersion, now: datetime) -> SecretView:
         status = rules.status_of(secret.expires_at, secret.rotation_due_at, now)
-        return SecretView(secret, version, version.masked, False, status)
+        return SecretView(secret, version, shown(version.masked, secret.type), False, status)
 
     async def _get(self, tenant_id: str, name: str) -> Secret:
         async with self.db.transaction(write=False) as tx:

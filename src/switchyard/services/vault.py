@@ -16,22 +16,26 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from switchyard import context
 from switchyard.core import crypto
 from switchyard.core.clock import utcnow
-from switchyard.core.errors import SwitchyardError
+from switchyard.core.crypto import Binding
+from switchyard.core.errors import SwitchyardError, Unavailable
 from switchyard.core.ids import new_id
 from switchyard.core.models import AccessRecord, VaultItem
+from switchyard.logs import get_logger
 from switchyard.ports import CiphertextStore, Database
 from switchyard.services.keyring import Keyring
 
+Owner = tuple[str, str]  # (owner kind, owner id): whose value an item is
 
-def binding_of(item: VaultItem) -> crypto.Binding:
-    return crypto.Binding(item.tenant_id, item.owner_kind, item.owner_id)
+
+def binding_of(item: VaultItem) -> Binding:
+    """The binding an item was sealed with, as its own row records it (used by rotation only)."""
+    return Binding(item.tenant_id, item.owner_kind, item.owner_id)
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,9 @@ class Accessor:
 
     actor: str
     purpose: str
+
+
+log = get_logger("switchyard.vault")
 
 
 class DataKeyCache:
@@ -95,7 +102,7 @@ class Vault:
         """Encrypt and store a value; the caller adds the returned item inside its transaction."""
         key = await self.keyring.active_key()
         item_id = new_id("vlt")
-        blob = crypto.seal(plaintext, key, crypto.Binding(tenant_id, owner_kind, owner_id))
+        blob = crypto.seal(plaintext, key, Binding(tenant_id, owner_kind, owner_id))
         store = self.stores[self.default_store]
         kept = await store.put(tenant_id, item_id, blob)
         return VaultItem(
@@ -109,8 +116,15 @@ class Vault:
             revision=1,
         )
 
-    async def open(self, items: Sequence[VaultItem], accessor: Accessor) -> dict[str, bytes]:
-        """Decrypt ``items`` (of one tenant); every attempt is audited before anything is returned."""
+    async def open(
+        self, items: Sequence[VaultItem], accessor: Accessor, owners: Mapping[str, Owner]
+    ) -> dict[str, bytes]:
+        """Decrypt ``items`` of one tenant, each as the value of ``owners[item.id]`` (kind, id).
+
+        The binding comes from the caller's row (the secret version, the connection), not from the item
+        row itself: an item moved under another owner in the database does not decrypt. Every attempt is
+        audited before anything is returned; when one item fails, nothing is released.
+        """
         if not items:
             return {}
         tenant_id = items[0].tenant_id
@@ -120,20 +134,29 @@ class Vault:
         failure: tuple[VaultItem, SwitchyardError] | None = None
         for item in items:
             try:
-                plaintexts[item.id] = await self._decrypt(item)
+                plaintexts[item.id] = await self._decrypt(item, Binding(tenant_id, *owners[item.id]))
             except SwitchyardError as exc:
                 failure = (item, exc)
                 break
-        await self._audit(items, plaintexts, failure, accessor)
+        await self._audit(items, plaintexts, failure, accessor, owners)
         if failure is not None:
             raise failure[1]
         for value in plaintexts.values():
             context.release(value.decode("utf-8", errors="replace"))
         return plaintexts
 
-    async def _decrypt(self, item: VaultItem) -> bytes:
-        blob = await self.stores[item.store].get(item)
-        binding = binding_of(item)
+    def store_of(self, item: VaultItem) -> CiphertextStore:
+        store = self.stores.get(item.store)
+        if store is None:
+            raise Unavailable(
+                f"vault item {item.id} is kept in the {item.store!r} credential store, which is not configured",
+                code="credential_store.unavailable",
+                remediation="Set SWITCHYARD_CREDENTIAL_STORE_URL (and its token) again.",
+            )
+        return store
+
+    async def _decrypt(self, item: VaultItem, binding: Binding) -> bytes:
+        blob = await self.store_of(item).get(item)
         dek = self.cache.get(item)
         if dek is None:
             self.keyring.knows(crypto.key_id_of(blob))  # reloads the key source for a new key id
@@ -147,37 +170,44 @@ class Vault:
         plaintexts: dict[str, bytes],
         failure: tuple[VaultItem, SwitchyardError] | None,
         accessor: Accessor,
+        owners: Mapping[str, Owner],
     ) -> None:
         now = utcnow()
         rid = context.request_id.get()
-        attempted = [item for item in items if item.id in plaintexts]
-        records = [self._record(item, accessor, now, rid, "ok", None) for item in attempted]
-        if failure is not None:
-            records.append(self._record(failure[0], accessor, now, rid, "failed", failure[1].code))
+
+        def record(item: VaultItem, outcome: str, code: str | None) -> AccessRecord:
+            kind, owner_id = owners[item.id]
+            return AccessRecord(
+                id=new_id("acc"),
+                tenant_id=item.tenant_id,
+                item_id=item.id,
+                owner_kind=kind,
+                owner_id=owner_id,
+                actor=accessor.actor,
+                purpose=accessor.purpose,
+                outcome=outcome,
+                at=now,
+                error_code=code,
+                request_id=rid,
+            )
+
+        if failure is not None:  # nothing is released, so only the failure is recorded
+            records = [record(failure[0], "failed", failure[1].code)]
+        else:
+            records = [record(item, "ok", None) for item in items]
         # Insert-only: a hot secret read by many requests takes no row lock anywhere.
         async with self.db.transaction() as tx:
             await tx.access_log.append(records)
 
-    @staticmethod
-    def _record(
-        item: VaultItem, accessor: Accessor, now: datetime, rid: str | None, outcome: str, code: str | None
-    ) -> AccessRecord:
-        return AccessRecord(
-            id=new_id("acc"),
-            tenant_id=item.tenant_id,
-            item_id=item.id,
-            owner_kind=item.owner_kind,
-            owner_id=item.owner_id,
-            actor=accessor.actor,
-            purpose=accessor.purpose,
-            outcome=outcome,
-            at=now,
-            error_code=code,
-            request_id=rid,
-        )
-
     async def destroy(self, items: Sequence[VaultItem]) -> None:
-        """Remove blobs from external stores after their rows are gone; database blobs go with the row."""
+        """Drop blobs from external stores after their rows are gone (database blobs went with the row).
+
+        Best effort: the rows are already deleted, so a store that fails now leaves an orphaned ciphertext,
+        logged with its id, rather than an error for a deletion that did happen.
+        """
         self.cache.forget([item.id for item in items])
         for item in items:
-            await self.stores[item.store].delete(item.tenant_id, item.id)
+            try:
+                await self.store_of(item).delete(item.tenant_id, item.id)
+            except SwitchyardError as exc:
+                log.warning("vault.orphaned_blob", item_id=item.id, store=item.store, code=exc.code)

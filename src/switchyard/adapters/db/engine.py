@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from switchyard.adapters.db import migrate
 from switchyard.adapters.db.repositories import SqlTransaction
-from switchyard.adapters.files import private_dir
+from switchyard.adapters.files import private_file
 from switchyard.core.errors import Conflict, SwitchyardError, Unavailable
 
 _UNAVAILABLE_REMEDIATION = "Check that the database server is running and reachable, then retry."
@@ -106,7 +106,7 @@ def _create_engine(url: str, *, pool_size: int) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:":
-            private_dir(Path(database).parent)
+            private_file(Path(database))
         options["connect_args"] = {"timeout": 30}
     else:
         options.update(pool_size=pool_size, max_overflow=pool_size, pool_timeout=10)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
+
+from switchyard.core.clock import as_utc
 
 metadata = sa.MetaData(
     naming_convention={
@@ -13,8 +17,26 @@ metadata = sa.MetaData(
     }
 )
 
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware datetimes stored as UTC on every engine (SQLite would otherwise drop the offset silently)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
 Id = sa.String(40)
-Timestamp = sa.DateTime(timezone=True)
+Timestamp = UtcDateTime()
 
 tenants = sa.Table(
     "tenants",

@@ -29,6 +29,16 @@ class SqlMasterKeys:
     async def add(self, record: MasterKeyRecord) -> None:
         await self.conn.execute(master_keys.insert().values(**to_columns(record, master_keys)))
 
+    async def retire_if_unreferenced(self, key_id: str) -> bool:
+        """One statement: retire the key only while no vault item references it."""
+        unreferenced = ~sa.exists(sa.select(vault_items.c.id).where(vault_items.c.key_id == key_id))
+        result = await self.conn.execute(
+            master_keys.update()
+            .where(master_keys.c.key_id == key_id, master_keys.c.state == "decrypt_only", unreferenced)
+            .values(state="retired", retired_at=sa.func.now())
+        )
+        return bool(result.rowcount)
+
     async def set_state(self, key_id: str, state: str, at: datetime) -> None:
         values: dict[str, Any] = {"state": state}
         if state == "retired":
