@@ -16,10 +16,11 @@ from __future__ import annotations
 import base64
 import binascii
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx2
 
-from switchyard.core.errors import DecryptFailed, FatalError, Unavailable
+from switchyard.core.errors import ConfigurationError, DecryptFailed, FatalError, Unavailable
 from switchyard.core.models import VaultItem
 
 
@@ -42,6 +43,14 @@ class ExternalStore:
     name = "external"
 
     def __init__(self, base_url: str, token: str | None, *, timeout: float = 10.0) -> None:
+        parts = urlsplit(base_url)
+        loopback = parts.hostname in {"localhost", "127.0.0.1", "::1"}
+        if not parts.hostname or not (parts.scheme == "https" or (parts.scheme == "http" and loopback)):
+            raise ConfigurationError(
+                "SWITCHYARD_CREDENTIAL_STORE_URL must be an https URL (http only on loopback)",
+                code="config.credential_store_url_invalid",
+                remediation="The store's bearer token must not travel in clear.",
+            )
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.client = httpx2.AsyncClient(base_url=base_url.rstrip("/"), headers=headers, timeout=timeout)
 

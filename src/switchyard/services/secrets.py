@@ -9,6 +9,7 @@ masked reads never decrypt; revealing needs ``secrets:reveal`` and is audited li
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -63,11 +64,16 @@ _Resolved = tuple[Secret, SecretVersion, VaultItem]
 
 
 class _ReferenceCache:
-    """(tenant, name, version) -> rows, for ``cache_ttl`` seconds; writes in this process invalidate."""
+    """(tenant, name, version) -> rows, for ``cache_ttl`` seconds; writes in this process invalidate.
+
+    Other processes see a change within ``cache_ttl`` (30 s by default; 0 turns caching off).
+    """
+
+    MAX_ENTRIES = 10_000
 
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
-        self._entries: dict[tuple[str, refs.SecretRef], tuple[float, _Resolved]] = {}
+        self._entries: OrderedDict[tuple[str, refs.SecretRef], tuple[float, _Resolved]] = OrderedDict()
 
     def get(self, tenant_id: str, ref: refs.SecretRef) -> _Resolved | None:
         entry = self._entries.get((tenant_id, ref))
@@ -76,8 +82,12 @@ class _ReferenceCache:
         return entry[1]
 
     def put(self, tenant_id: str, ref: refs.SecretRef, resolved: _Resolved) -> None:
-        if self.ttl > 0:
-            self._entries[(tenant_id, ref)] = (time.monotonic(), resolved)
+        if self.ttl <= 0:
+            return
+        self._entries[(tenant_id, ref)] = (time.monotonic(), resolved)
+        self._entries.move_to_end((tenant_id, ref))
+        while len(self._entries) > self.MAX_ENTRIES:
+            self._entries.popitem(last=False)
 
     def forget(self, tenant_id: str, name: str) -> None:
         for key in [key for key in self._entries if key[0] == tenant_id and key[1].name == name]:

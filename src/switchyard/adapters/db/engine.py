@@ -63,13 +63,20 @@ class SqlDatabase:
 
     @asynccontextmanager
     async def transaction(self, *, write: bool = True) -> AsyncIterator[SqlTransaction]:
+        in_body = False
         try:
             async with self.engine.connect() as conn:
                 if self.dialect == "sqlite":
                     await conn.execution_options(sqlite_begin="BEGIN IMMEDIATE" if write else "BEGIN")
                 async with conn.begin():
+                    in_body = True
                     yield SqlTransaction(conn)
+                    in_body = False
         except _TRANSLATED as exc:
+            # From the caller's own code only database errors are ours to translate; an OSError raised
+            # there (a store, a provider) is not the database being down.
+            if in_body and not isinstance(exc, SQLAlchemyError):
+                raise
             raise translate(exc) from exc
 
     @asynccontextmanager
