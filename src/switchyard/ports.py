@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Protocol
 
 from switchyard.core.crypto import MasterKey
+from switchyard.core.http import HttpAnswer, HttpRequest
 from switchyard.core.models import (
     AccessRecord,
     ApiKey,
@@ -168,6 +169,10 @@ class ConnectionRepo(Protocol):
         """Refresh sweep, over every tenant."""
         ...
 
+    async def revoking(self, *, limit: int) -> list[Connection]:
+        """Revocation retries, over every tenant."""
+        ...
+
 
 class Transaction(Protocol):
     """The repositories of one database transaction: commit on success, roll back on error."""
@@ -227,3 +232,15 @@ class KeySource(Protocol):
     def remove(self, key_id: str) -> None: ...
     @property
     def writable(self) -> bool: ...
+
+
+class HttpSender(Protocol):
+    """The control-plane HTTP client: sends a request, answers any status; unreachable is ``Unavailable``."""
+
+    async def send(self, request: HttpRequest) -> HttpAnswer: ...
+
+
+class Locks(Protocol):
+    """Named mutual exclusion, within a process or across processes sharing the database."""
+
+    def hold(self, key: str) -> AbstractAsyncContextManager[None]: ...

@@ -51,4 +51,5 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.include_router(integrations.router)
     app.include_router(oauth.router)
     app.include_router(connections.router)
+    app.include_router(connections.credentials_router)
     return app

@@ -407,3 +407,64 @@ class CredentialsOut(BaseModel):
     connection_id: str
     credentials: dict[str, Any]
     configuration: dict[str, Any]
+
+
+class ConnectionIn(Body):
+    """A connection made without a redirect: typed-in credentials (API key, password) or client credentials."""
+
+    integration: str
+    end_user_id: str = Field(description="Your id of an existing end user.")
+    credentials: dict[str, Any] = Field(default_factory=dict, description="The fields the definition asks.")
+    connection_config: dict[str, Any] = Field(default_factory=dict)
+
+
+class ConnectionPatch(Body):
+    metadata: dict[str, Any] | None = None
+    tags: list[str] | None = None
+
+
+class TestResult(BaseModel):
+    """Seed 001's test-connection answer."""
+
+    success: bool
+    error: str | None = None
+    code: str | None = None
+    status: int | None = Field(default=None, description="The provider's HTTP status.")
+    account_id: str | None = None
+
+
+class RevocationOut(BaseModel):
+    """Seed 002's DELETE /api/v1/connector-credentials/{credential_id} answer."""
+
+    status: Literal["revoked"] = "revoked"
+    revocation_time: datetime
+    service_revocation_status: Literal["confirmed", "pending", "not_supported"]
+
+
+class CredentialSummary(BaseModel):
+    """Seed 002's ConnectorCredential listing entry."""
+
+    credential_id: str
+    connector_id: str
+    service_identifier: str | None
+    scopes: list[str]
+    issuance_time: datetime
+    expiry: datetime | None
+    status: str
+
+    @classmethod
+    def of(cls, c: Connection, now: datetime) -> CredentialSummary:
+        expired = c.expires_at is not None and c.expires_at <= now and c.status == "active"
+        return cls(
+            credential_id=c.id,
+            connector_id=c.connector_id,
+            service_identifier=c.account_id,
+            scopes=list(c.scopes),
+            issuance_time=c.created_at,
+            expiry=c.expires_at,
+            status="expired" if expired else c.status,
+        )
+
+
+class CredentialList(BaseModel):
+    credentials: list[CredentialSummary]

@@ -9,7 +9,7 @@ credentials masked never decrypts.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -125,6 +125,29 @@ class ConnectionsService:
                 integration_id=where.integration_id,
                 status=where.status,
             )
+
+    async def annotate(
+        self,
+        principal: Principal,
+        connection_id: str,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> Connection:
+        """Replace the caller's own metadata and tags on a connection."""
+        require(principal, Scope.CONNECTIONS_WRITE)
+        async with self.db.transaction() as tx:
+            connection = await tx.connections.get(principal.tenant_id, connection_id)
+            if connection is None:
+                raise not_found(connection_id)
+            updated = replace(
+                connection,
+                metadata=dict(metadata) if metadata is not None else connection.metadata,
+                tags=tuple(dict.fromkeys(tags)) if tags is not None else connection.tags,
+                updated_at=utcnow(),
+            )
+            await tx.connections.update(updated)
+        return updated
 
     async def open_credentials(self, connection: Connection, accessor: Accessor) -> dict[str, Any]:
         """The plaintext credentials for one call; audited."""

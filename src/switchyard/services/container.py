@@ -8,21 +8,25 @@ from switchyard.adapters.catalog_files import load_builtin_catalog
 from switchyard.adapters.credential_stores import DatabaseStore, ExternalStore
 from switchyard.adapters.db.engine import SqlDatabase
 from switchyard.adapters.files import private_dir
+from switchyard.adapters.http import ControlHttp
 from switchyard.adapters.keyfile import EnvKeySource, KeyFileSource
-from switchyard.adapters.oauth_http import OAuthHttp
+from switchyard.adapters.locks import locks_for
 from switchyard.core.errors import ConfigurationError
 from switchyard.ports import CiphertextStore, KeySource
 from switchyard.services.apikeys import ApiKeyService
 from switchyard.services.catalog import CatalogService
 from switchyard.services.connect import ConnectSessionService
+from switchyard.services.connection_actions import ConnectionActions
 from switchyard.services.connections import ConnectionsService
 from switchyard.services.integrations import IntegrationsService
 from switchyard.services.keyring import Keyring
 from switchyard.services.oauth_flow import OAuthFlow
+from switchyard.services.refresh import Refresher
 from switchyard.services.rotation import Rotation
 from switchyard.services.secrets import SecretsService
 from switchyard.services.tenancy import TenancyService
 from switchyard.services.vault import DataKeyCache, Vault
+from switchyard.services.verify import Verifier
 from switchyard.settings import CredentialStoreKind, Settings
 
 
@@ -41,7 +45,9 @@ class Container:
     connect_sessions: ConnectSessionService
     connections: ConnectionsService
     oauth: OAuthFlow
-    oauth_http: OAuthHttp
+    control_http: ControlHttp
+    refresher: Refresher
+    connection_actions: ConnectionActions
     external_store: ExternalStore | None = None
 
     async def start(self, *, upgrade: bool) -> None:
@@ -57,7 +63,7 @@ class Container:
         await self.keyring.bootstrap()
 
     async def close(self) -> None:
-        await self.oauth_http.close()
+        await self.control_http.close()
         if self.external_store is not None:
             await self.external_store.close()
         await self.db.dispose()
@@ -92,15 +98,19 @@ def build(settings: Settings) -> Container:
     tenancy = TenancyService(db)
     integrations = IntegrationsService(db, vault, catalog, secrets, nango_enabled=nango_enabled)
     connections = ConnectionsService(db, vault)
-    oauth_http = OAuthHttp()
+    control_http = ControlHttp()
     oauth = OAuthFlow(
         db,
         vault,
         catalog,
         integrations,
         connections,
-        oauth_http,
+        control_http,
         callback_url=f"{settings.public_base_url}/oauth/callback",
+    )
+    refresher = Refresher(db, vault, catalog, integrations, connections, control_http, locks_for(db))
+    actions = ConnectionActions(
+        db, catalog, integrations, connections, refresher, Verifier(control_http), control_http
     )
     return Container(
         settings=settings,
@@ -116,6 +126,8 @@ def build(settings: Settings) -> Container:
         connect_sessions=ConnectSessionService(db, tenancy, public_base_url=settings.public_base_url),
         connections=connections,
         oauth=oauth,
-        oauth_http=oauth_http,
+        control_http=control_http,
+        refresher=refresher,
+        connection_actions=actions,
         external_store=external,
     )

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from switchyard.adapters.oauth_http import OAuthHttp
 from switchyard.core.auth import oauth2, tokens
 from switchyard.core.clock import utcnow
 from switchyard.core.errors import InvalidInput, NotFound, OAuthError, SwitchyardError
@@ -21,7 +20,7 @@ from switchyard.core.ids import new_id
 from switchyard.core.manifest import forms, templates
 from switchyard.core.manifest.schema import Definition, OAuth2
 from switchyard.core.models import Connection, Integration, OAuthState
-from switchyard.ports import Database
+from switchyard.ports import Database, HttpSender
 from switchyard.services.catalog import CatalogService
 from switchyard.services.connections import ConnectionsService, NewCredentials
 from switchyard.services.integrations import IntegrationsService
@@ -78,7 +77,7 @@ class OAuthFlow:
         catalog: CatalogService,
         integrations: IntegrationsService,
         connections: ConnectionsService,
-        http: OAuthHttp,
+        http: HttpSender,
         *,
         callback_url: str,
     ) -> None:

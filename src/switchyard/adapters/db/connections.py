@@ -114,12 +114,19 @@ class SqlConnections:
         )
         return bool(result.rowcount)
 
+    async def revoking(self, *, limit: int) -> list[Connection]:
+        """Revocation retries, over every tenant: connections whose provider has not confirmed yet."""
+        query = (
+            connections.select().where(connections.c.status == "revoking").order_by(connections.c.updated_at)
+        )
+        return [_connection(row) for row in (await self.conn.execute(query.limit(limit))).all()]
+
     async def due_for_refresh(self, before: datetime, *, limit: int) -> Sequence[tuple[str, str]]:
         """Refresh sweep, over every tenant: (tenant id, connection id) of tokens expiring before ``before``."""
         query = (
             sa.select(connections.c.tenant_id, connections.c.id)
             .where(
-                connections.c.status.in_(["active", "error"]),
+                connections.c.status == "active",  # a refresh refused for good waits for a reconnect
                 connections.c.expires_at.is_not(None),
                 connections.c.expires_at < before,
                 sa.or_(connections.c.next_refresh_at.is_(None), connections.c.next_refresh_at <= before),

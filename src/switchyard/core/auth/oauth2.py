@@ -2,7 +2,7 @@
 
 Building the authorization URL, the token requests (authorization code, refresh, client credentials) and
 the revocation request; parsing the token endpoint's answer, JSON or form-encoded, into a ``TokenSet``.
-No IO here: ``adapters/oauth_http.py`` sends what these functions build.
+No IO here: ``adapters/control_http.py`` sends what these functions build.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from switchyard.core.errors import OAuthError
+from switchyard.core.http import HttpRequest
 
 
 @dataclass(frozen=True)
@@ -35,14 +36,6 @@ class TokenSet:
         if self.extra:
             stored["extra"] = self.extra
         return stored
-
-
-@dataclass(frozen=True)
-class HttpRequest:
-    method: str
-    url: str
-    headers: dict[str, str]
-    form: dict[str, str]
 
 
 @dataclass(frozen=True)

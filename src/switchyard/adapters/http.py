@@ -1,27 +1,19 @@
-"""Sending OAuth requests (token, refresh, revocation) over httpx2, with clear errors.
+"""The control-plane HTTP client (httpx2): OAuth token, refresh and revocation calls, verification requests.
 
 A timeout or an unreachable provider, and any 5xx, is ``Unavailable`` (retry later, keep the old token);
-a 4xx answer is returned for ``core.auth.oauth2.parse_token_response`` to read the RFC 6749 error.
+other answers are returned for the caller to read (``core.auth.oauth2.parse_token_response`` reads RFC 6749
+errors from a 4xx). The data plane (the proxy) has its own client.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import httpx2
 
-from switchyard.core.auth.oauth2 import HttpRequest
 from switchyard.core.errors import Unavailable
+from switchyard.core.http import HttpAnswer, HttpRequest
 
 
-@dataclass(frozen=True)
-class HttpAnswer:
-    status: int
-    body: bytes
-    headers: dict[str, str]
-
-
-class OAuthHttp:
+class ControlHttp:
     def __init__(self, *, timeout: float = 10.0, transport: httpx2.AsyncBaseTransport | None = None) -> None:
         self.client = httpx2.AsyncClient(timeout=timeout, transport=transport, follow_redirects=False)
 
@@ -32,19 +24,19 @@ class OAuthHttp:
             )
         except httpx2.TimeoutException:
             raise Unavailable(
-                "the provider's token endpoint did not answer in time",
+                "the provider did not answer in time",
                 code="oauth.provider_timeout",
                 remediation="Nothing was lost; the request is retried later.",
             ) from None
         except httpx2.HTTPError as exc:
             raise Unavailable(
-                f"the provider's token endpoint is unreachable ({type(exc).__name__})",
+                f"the provider is unreachable ({type(exc).__name__})",
                 code="oauth.provider_unreachable",
                 remediation="Nothing was lost; the request is retried later.",
             ) from None
         if response.status_code >= 500:
             raise Unavailable(
-                f"the provider's token endpoint failed with status {response.status_code}",
+                f"the provider failed with status {response.status_code}",
                 code="oauth.provider_unavailable",
                 remediation="Nothing was lost; the request is retried later.",
             )
