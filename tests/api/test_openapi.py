@@ -41,6 +41,13 @@ PINNED = {
     ("GET", "/api/v1/connections"),
     ("GET", "/api/v1/connections/{connection_id}"),
     ("GET", "/api/v1/connections/{connection_id}/credentials"),
+    ("POST", "/api/v1/connections"),
+    ("PATCH", "/api/v1/connections/{connection_id}"),
+    ("DELETE", "/api/v1/connections/{connection_id}"),
+    ("POST", "/api/v1/connections/{connection_id}/test"),
+    ("POST", "/api/v1/connections/{connection_id}/refresh"),
+    ("GET", "/api/v1/connector-credentials"),
+    ("DELETE", "/api/v1/connector-credentials/{credential_id}"),
 }
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/api/v1/connectors/schema"}
 
