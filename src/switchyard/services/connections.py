@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from switchyard.core.clock import utcnow
-from switchyard.core.errors import NotFound
+from switchyard.core.errors import DecryptFailed, NotFound
 from switchyard.core.ids import new_id
 from switchyard.core.masking import mask
 from switchyard.core.models import Connection, Integration, Page, Principal, VaultItem
@@ -150,13 +150,25 @@ class ConnectionsService:
         return updated
 
     async def open_credentials(self, connection: Connection, accessor: Accessor) -> dict[str, Any]:
-        """The plaintext credentials for one call; audited."""
-        async with self.db.transaction(write=False) as tx:
-            items = await tx.vault_items.get_many(connection.tenant_id, [connection.credentials_item_id])
-        owners = {connection.credentials_item_id: (OWNER_KIND, connection.id)}
-        opened = await self.vault.open(items, accessor, owners)
-        values: dict[str, Any] = json.loads(opened[connection.credentials_item_id])
-        return values
+        """The plaintext credentials for one call; audited.
+
+        A refresh in another request or process may have swapped the credentials item since ``connection``
+        was read; the row is then read again and the new item opened.
+        """
+        for _ in range(3):
+            async with self.db.transaction(write=False) as tx:
+                items = await tx.vault_items.get_many(connection.tenant_id, [connection.credentials_item_id])
+                if not items:
+                    latest = await tx.connections.get(connection.tenant_id, connection.id)
+            if items:
+                owners = {connection.credentials_item_id: (OWNER_KIND, connection.id)}
+                opened = await self.vault.open(items, accessor, owners)
+                values: dict[str, Any] = json.loads(opened[connection.credentials_item_id])
+                return values
+            if latest is None:
+                raise not_found(connection.id)
+            connection = latest
+        raise DecryptFailed(f"the credentials of connection {connection.id} are missing")
 
     async def replace_credentials(
         self,
