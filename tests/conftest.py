@@ -106,6 +106,7 @@ def make_settings(data_dir: Path, database_url: str, **overrides: object) -> Set
         "database_url": database_url,
         "master_key": TEST_MASTER_KEY,
         "log_format": "json",
+        "upkeep_interval_seconds": 0,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

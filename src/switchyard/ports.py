@@ -243,4 +243,6 @@ class HttpSender(Protocol):
 class Locks(Protocol):
     """Named mutual exclusion, within a process or across processes sharing the database."""
 
-    def hold(self, key: str) -> AbstractAsyncContextManager[None]: ...
+    def hold(self, key: str, *, wait: bool = True) -> AbstractAsyncContextManager[bool]:
+        """Yields True once held; with ``wait=False`` yields False at once when another holder has it."""
+        ...

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     nango_url: str | None = Field(default=None, description="A Nango server for the nango auth provider.")
     nango_secret_key: SecretStr | None = None
+    upkeep_interval_seconds: float = Field(
+        default=30.0, ge=0, description="Token refresh sweep and revocation retries; 0 turns them off."
+    )
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024, description="Largest request body accepted.")
     migrate_on_start: bool | None = Field(
         default=None, description="Upgrade the schema when serving; default: on for SQLite, off otherwise."

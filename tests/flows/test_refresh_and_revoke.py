@@ -130,3 +130,15 @@ async def _make_due(container: Container, tenant: TenantFixture, connection_id: 
     connection = await container.connections.get(tenant.principal, connection_id)
     async with container.db.transaction() as tx:
         await tx.connections.update(replace(connection, expires_at=utcnow()))
+
+
+async def test_the_upkeep_sweep_refreshes_what_is_due(
+    api: httpx2.AsyncClient, container: Container, tenant: TenantFixture, peers: Peers
+) -> None:
+    connection_id = await connect_through_peer(api, tenant, peers)
+    await _make_due(container, tenant, connection_id)
+    before = peers.oauth.token_requests["refresh_token"]
+    done = await container.upkeep.run_once()
+    assert done["refreshed"] >= 1
+    assert peers.oauth.token_requests["refresh_token"] == before + 1
+    assert (await container.connections.get(tenant.principal, connection_id)).last_refreshed_at is not None

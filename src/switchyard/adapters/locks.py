@@ -23,12 +23,16 @@ class InProcessLocks:
         self._users: dict[str, int] = {}
 
     @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
+    async def hold(self, key: str, *, wait: bool = True) -> AsyncIterator[bool]:
+        """Yields True once held; with ``wait=False``, yields False at once when someone holds it."""
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._users[key] = self._users.get(key, 0) + 1
         try:
+            if not wait and lock.locked():
+                yield False
+                return
             async with lock:
-                yield
+                yield True
         finally:
             self._users[key] -= 1
             if not self._users[key]:
@@ -46,16 +50,22 @@ class PostgresLocks:
         self.local = InProcessLocks()
 
     @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        async with self.local.hold(key), self.db.connection() as conn:
-            number = _advisory_key(key)
-            await conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": number})
-            await conn.commit()
-            try:
-                yield
-            finally:
-                await conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": number})
+    async def hold(self, key: str, *, wait: bool = True) -> AsyncIterator[bool]:
+        async with self.local.hold(key, wait=wait) as held_here:
+            if not held_here:
+                yield False
+                return
+            async with self.db.connection() as conn:
+                number = _advisory_key(key)
+                function = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
+                held = (await conn.execute(sa.text(f"SELECT {function}(:k)"), {"k": number})).scalar()
                 await conn.commit()
+                try:
+                    yield held is not False
+                finally:
+                    if held is not False:
+                        await conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": number})
+                        await conn.commit()
 
 
 def locks_for(db: SqlDatabase) -> InProcessLocks | PostgresLocks:

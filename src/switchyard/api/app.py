@@ -28,9 +28,11 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if owned:
             await resolved.start(upgrade=resolved.settings.auto_migrate)
+        resolved.upkeep.start()  # a serving process keeps tokens fresh (SWITCHYARD_UPKEEP_INTERVAL_SECONDS)
         try:
             yield
         finally:
+            await resolved.upkeep.stop()
             if owned:
                 await resolved.close()
 

@@ -163,7 +163,9 @@ class ConnectionActions:
     async def refresh(self, principal: Principal, connection_id: str) -> Connection:
         require(principal, Scope.CONNECTIONS_WRITE)
         connection = await self.connections.get(principal, connection_id)
-        return await self.refresher.refresh(principal.tenant_id, connection.id, force=True)
+        refreshed = await self.refresher.refresh(principal.tenant_id, connection.id, force=True)
+        assert refreshed is not None  # a waiting refresh always gets the lock
+        return refreshed
 
     async def disconnect(self, principal: Principal, connection_id: str) -> Disconnected:
         require(principal, Scope.CONNECTIONS_WRITE)

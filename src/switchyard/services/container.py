@@ -14,6 +14,7 @@ from switchyard.adapters.locks import locks_for
 from switchyard.core.errors import ConfigurationError
 from switchyard.ports import CiphertextStore, KeySource
 from switchyard.services.apikeys import ApiKeyService
+from switchyard.services.background import Upkeep
 from switchyard.services.catalog import CatalogService
 from switchyard.services.connect import ConnectSessionService
 from switchyard.services.connection_actions import ConnectionActions
@@ -48,6 +49,7 @@ class Container:
     control_http: ControlHttp
     refresher: Refresher
     connection_actions: ConnectionActions
+    upkeep: Upkeep
     external_store: ExternalStore | None = None
 
     async def start(self, *, upgrade: bool) -> None:
@@ -63,6 +65,7 @@ class Container:
         await self.keyring.bootstrap()
 
     async def close(self) -> None:
+        await self.upkeep.stop()
         await self.control_http.close()
         if self.external_store is not None:
             await self.external_store.close()
@@ -129,5 +132,6 @@ def build(settings: Settings) -> Container:
         control_http=control_http,
         refresher=refresher,
         connection_actions=actions,
+        upkeep=Upkeep(db, refresher, actions, interval=settings.upkeep_interval_seconds),
         external_store=external,
     )

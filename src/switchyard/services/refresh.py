@@ -77,11 +77,17 @@ class Refresher:
     ) -> tuple[Connection, dict[str, Any]]:
         """Fresh credentials for one use: refreshed first when due (single flight)."""
         if await self.due(connection):
-            connection = await self.refresh(connection.tenant_id, connection.id)
+            refreshed = await self.refresh(connection.tenant_id, connection.id)
+            connection = refreshed or connection
         return connection, await self.connections.open_credentials(connection, accessor)
 
-    async def refresh(self, tenant_id: str, connection_id: str, *, force: bool = False) -> Connection:
-        async with self._slots, self.locks.hold(f"refresh:{connection_id}"):
+    async def refresh(
+        self, tenant_id: str, connection_id: str, *, force: bool = False, wait: bool = True
+    ) -> Connection | None:
+        """Refresh under the connection's lock; ``wait=False`` returns None when another holder has it."""
+        async with self._slots, self.locks.hold(f"refresh:{connection_id}", wait=wait) as held:
+            if not held:
+                return None
             async with self.db.transaction(write=False) as tx:
                 connection = await tx.connections.get(tenant_id, connection_id)
             if connection is None:
@@ -192,12 +198,12 @@ class Refresher:
             due = await tx.connections.due_for_refresh(utcnow() + horizon, limit=limit)
 
         async def one(tenant_id: str, connection_id: str) -> bool:
-            try:
-                refreshed = await self.refresh(tenant_id, connection_id)
+            try:  # another process already on this connection: leave it to them
+                refreshed = await self.refresh(tenant_id, connection_id, wait=False)
             except SwitchyardError as exc:
                 log.warning("refresh.sweep_failed", connection_id=connection_id, code=exc.code)
                 return False
-            return refreshed.error_code is None
+            return refreshed is not None and refreshed.error_code is None
 
         results = await asyncio.gather(*(one(t, c) for t, c in due))
         return sum(results)
