@@ -48,6 +48,7 @@ PINNED = {
     ("POST", "/api/v1/connections/{connection_id}/refresh"),
     ("GET", "/api/v1/connector-credentials"),
     ("DELETE", "/api/v1/connector-credentials/{credential_id}"),
+    ("POST", "/api/v1/connectors/{connector_id}/auth"),
 }
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/api/v1/connectors/schema"}
 

@@ -10,7 +10,16 @@ from fastapi import FastAPI
 from switchyard import __version__, logs
 from switchyard.api import problems
 from switchyard.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from switchyard.api.routes import connections, connectors, health, integrations, oauth, secrets, tenancy
+from switchyard.api.routes import (
+    connections,
+    connector_auth,
+    connectors,
+    health,
+    integrations,
+    oauth,
+    secrets,
+    tenancy,
+)
 from switchyard.services.container import Container, build
 from switchyard.settings import Settings
 
@@ -49,6 +58,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.include_router(health.router)
     app.include_router(tenancy.router)
     app.include_router(secrets.router)
+    app.include_router(connector_auth.router)  # before connectors: /{connector_id}/auth is its own route
     app.include_router(connectors.router)
     app.include_router(integrations.router)
     app.include_router(oauth.router)

@@ -468,3 +468,34 @@ class CredentialSummary(BaseModel):
 
 class CredentialList(BaseModel):
     credentials: list[CredentialSummary]
+
+
+class ConnectorAuthIn(Body):
+    """Seed 002's body, initiation (redirect_uri, scope) or completion (state, code); the two extensions
+    name the integration and the end user when the tenant has several."""
+
+    auth_method: Literal["oauth2"]
+    redirect_uri: str | None = None
+    scope: list[str] | None = None
+    state: str | None = None
+    code: str | None = None
+    encryption_key_reference: str | None = Field(
+        default=None,
+        description="Accepted for seed 002; credentials are always sealed by Switchyard's vault.",
+    )
+    integration: str | None = Field(default=None, description="Default: the tenant's one integration of it.")
+    end_user_id: str | None = Field(default=None, description="Default: the end user 'default'.")
+
+
+class ConnectorAuthStarted(BaseModel):
+    auth_url: str
+    state: str
+    expiry: datetime
+
+
+class ConnectorAuthCompleted(BaseModel):
+    credential_id: str
+    status: str
+    expiry: datetime | None
+    service_user_id: str | None
+    capabilities: list[str]

@@ -102,6 +102,11 @@ class ConnectSessionService:
             raise invalid_session()
         return session
 
+    async def ensure_end_user(self, principal: Principal, spec: EndUserSpec) -> EndUser:
+        """The end user with this external id, created (or updated with what ``spec`` gives) as needed."""
+        require(principal, Scope.CONNECTIONS_WRITE)
+        return await self._upsert_end_user(principal, spec)
+
     async def _upsert_end_user(self, principal: Principal, spec: EndUserSpec) -> EndUser:
         writer = Principal(
             principal.tenant_id, principal.actor, frozenset({Scope.END_USERS_WRITE, Scope.END_USERS_READ})
