@@ -16,6 +16,7 @@ from switchyard.logs import get_logger
 from switchyard.ports import Database
 from switchyard.services.connection_actions import ConnectionActions
 from switchyard.services.refresh import Refresher
+from switchyard.services.vault import Vault
 
 log = get_logger("switchyard.background")
 STATE_RETENTION = timedelta(days=1)
@@ -23,9 +24,10 @@ STATE_RETENTION = timedelta(days=1)
 
 class Upkeep:
     def __init__(
-        self, db: Database, refresher: Refresher, actions: ConnectionActions, *, interval: float
+        self, db: Database, vault: Vault, refresher: Refresher, actions: ConnectionActions, *, interval: float
     ) -> None:
         self.db = db
+        self.vault = vault
         self.refresher = refresher
         self.actions = actions
         self.interval = interval
@@ -34,9 +36,21 @@ class Upkeep:
     async def run_once(self) -> dict[str, int]:
         refreshed = await self.refresher.sweep()
         revoked = await self.actions.retry_revocations()
-        async with self.db.transaction() as tx:
-            forgotten = await tx.oauth_states.delete_expired(utcnow() - STATE_RETENTION)
+        forgotten = await self._forget_abandoned_states()
         return {"refreshed": refreshed, "revoked": revoked, "expired_states": forgotten}
+
+    async def _forget_abandoned_states(self) -> int:
+        """Authorizations never completed: the rows and their sealed verifiers or request secrets."""
+        async with self.db.transaction() as tx:
+            states = await tx.oauth_states.expired(utcnow() - STATE_RETENTION, limit=500)
+            items = []
+            for state in states:
+                if state.verifier_item_id:
+                    items += await tx.vault_items.get_many(state.tenant_id, [state.verifier_item_id])
+                    await tx.vault_items.delete(state.tenant_id, [state.verifier_item_id])
+            await tx.oauth_states.delete([state.id for state in states])
+        await self.vault.destroy(items)
+        return len(states)
 
     async def _loop(self) -> None:
         while True:

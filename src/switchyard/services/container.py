@@ -21,6 +21,7 @@ from switchyard.services.connection_actions import ConnectionActions
 from switchyard.services.connections import ConnectionsService
 from switchyard.services.integrations import IntegrationsService
 from switchyard.services.keyring import Keyring
+from switchyard.services.oauth1_flow import OAuth1Flow
 from switchyard.services.oauth_flow import OAuthFlow
 from switchyard.services.refresh import Refresher
 from switchyard.services.rotation import Rotation
@@ -46,6 +47,7 @@ class Container:
     connect_sessions: ConnectSessionService
     connections: ConnectionsService
     oauth: OAuthFlow
+    oauth1: OAuth1Flow
     control_http: ControlHttp
     refresher: Refresher
     connection_actions: ConnectionActions
@@ -111,6 +113,15 @@ def build(settings: Settings) -> Container:
         control_http,
         callback_url=f"{settings.public_base_url}/oauth/callback",
     )
+    oauth1 = OAuth1Flow(
+        db,
+        vault,
+        catalog,
+        integrations,
+        connections,
+        control_http,
+        callback_url=f"{settings.public_base_url}/oauth1/callback",
+    )
     refresher = Refresher(db, vault, catalog, integrations, connections, control_http, locks_for(db))
     actions = ConnectionActions(
         db, catalog, integrations, connections, refresher, Verifier(control_http), control_http
@@ -129,9 +140,10 @@ def build(settings: Settings) -> Container:
         connect_sessions=ConnectSessionService(db, tenancy, public_base_url=settings.public_base_url),
         connections=connections,
         oauth=oauth,
+        oauth1=oauth1,
         control_http=control_http,
         refresher=refresher,
         connection_actions=actions,
-        upkeep=Upkeep(db, refresher, actions, interval=settings.upkeep_interval_seconds),
+        upkeep=Upkeep(db, vault, refresher, actions, interval=settings.upkeep_interval_seconds),
         external_store=external,
     )

@@ -185,9 +185,11 @@ class OAuthFlow:
                 "redirect_uri differs from the one the flow started with", code="oauth.redirect_mismatch"
             )
         async with self.db.transaction() as tx:
+            integration = await tx.integrations.get_by_id(pending.tenant_id, pending.integration_id)
+            if integration is not None and integration.auth_type != "oauth2":
+                raise state_error("oauth.state_invalid", "the state is unknown")  # another flow's record
             if not await tx.oauth_states.consume(pending, utcnow()):
                 raise state_error("oauth.state_replayed", "the state was already used")
-            integration = await tx.integrations.get_by_id(pending.tenant_id, pending.integration_id)
             verifier_items = (
                 await tx.vault_items.get_many(pending.tenant_id, [pending.verifier_item_id])
                 if pending.verifier_item_id

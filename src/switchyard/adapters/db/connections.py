@@ -55,9 +55,14 @@ class SqlOAuthStates:
         )
         return bool(result.rowcount)
 
-    async def delete_expired(self, before: datetime) -> int:
-        result = await self.conn.execute(oauth_states.delete().where(oauth_states.c.expires_at < before))
-        return int(result.rowcount or 0)
+    async def expired(self, before: datetime, *, limit: int) -> list[OAuthState]:
+        """Cleanup, over every tenant: abandoned authorizations older than ``before``."""
+        query = oauth_states.select().where(oauth_states.c.expires_at < before).limit(limit)
+        return [_state(row) for row in (await self.conn.execute(query)).all()]
+
+    async def delete(self, state_ids: Sequence[str]) -> None:
+        if state_ids:
+            await self.conn.execute(oauth_states.delete().where(oauth_states.c.id.in_(list(state_ids))))
 
 
 class SqlConnections:

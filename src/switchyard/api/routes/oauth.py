@@ -49,7 +49,8 @@ async def authorize_by_api(
         end_user = await tx.end_users.get(principal.tenant_id, body.end_user_id)
     if end_user is None:
         raise NotFound(f"no end user {body.end_user_id!r}", code="end_user.not_found")
-    started = await container.oauth.start(
+    flow = container.oauth1 if integration.auth_type == "oauth1" else container.oauth
+    started = await flow.start(
         integration,
         end_user.id,
         connection_config=body.connection_config,
@@ -82,7 +83,8 @@ async def authorize_in_browser(
         config = {
             k[len(CONFIG_PREFIX) :]: v for k, v in request.query_params.items() if k.startswith(CONFIG_PREFIX)
         }
-        started = await container.oauth.start(
+        flow = container.oauth1 if chosen.auth_type == "oauth1" else container.oauth
+        started = await flow.start(
             chosen,
             connect.end_user_id,
             connection_config=config,
@@ -100,6 +102,12 @@ async def oauth_callback(request: Request, container: ContainerDep) -> RedirectR
     """Where providers send the end user back (RFC 6749 4.1.2)."""
     outcome = await container.oauth.callback(dict(request.query_params))
     return _render(outcome)
+
+
+@router.get("/oauth1/callback", include_in_schema=False, response_model=None)
+async def oauth1_callback(request: Request, container: ContainerDep) -> RedirectResponse | HTMLResponse:
+    """Where OAuth 1.0a providers send the end user back (RFC 5849 2.2)."""
+    return _render(await container.oauth1.callback(dict(request.query_params)))
 
 
 def _render(outcome: Outcome) -> RedirectResponse | HTMLResponse:
