@@ -195,6 +195,7 @@ class Connection:
     integration_id: str
     connector_id: str
     end_user_id: str
+    auth_provider: str  # "builtin" | "direct" | "nango"
     auth_type: str
     status: str  # "active" | "error" | "revoking"
     credentials_item_id: str

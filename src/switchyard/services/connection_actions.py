@@ -37,6 +37,7 @@ from switchyard.services.authz import require
 from switchyard.services.catalog import CatalogService
 from switchyard.services.connections import ConnectionsService, NewCredentials
 from switchyard.services.integrations import IntegrationsService
+from switchyard.services.nango_provider import NangoProvider
 from switchyard.services.refresh import Refresher
 from switchyard.services.vault import Accessor
 from switchyard.services.verify import Verdict, Verifier
@@ -90,6 +91,8 @@ class ConnectionActions:
         definition = await self.catalog.definition(principal.tenant_id, integration.connector_id)
         config = forms.check(definition.connection_config, connection_config or {}, what="connection config")
         method = definition.method(integration.auth_type)
+        if integration.auth_provider == "nango":
+            return await self._nango().import_connection(integration, end_user.id, credentials or {}, config)
         if isinstance(method, DIRECT_METHODS):
             entered = forms.check(method.credentials, credentials or {}, what="credentials")
             verdict = await self._verify(definition, method, entered, config)
@@ -172,8 +175,17 @@ class ConnectionActions:
         connection = await self.connections.get(principal, connection_id)
         return await self._revoke_and_remove(connection)
 
+    def _nango(self) -> NangoProvider:
+        if self.refresher.nango is None:
+            raise InvalidInput("Nango is not configured here", code="integration.nango_not_configured")
+        return self.refresher.nango
+
     async def _revoke_and_remove(self, connection: Connection) -> Disconnected:
         now = utcnow()
+        if connection.auth_provider == "nango":
+            await self._nango().delete(connection)  # Nango revokes at the provider as it sees fit
+            await self.connections.remove(connection)
+            return Disconnected(connection.id, now, "confirmed")
         definition = await self.catalog.definition(connection.tenant_id, connection.connector_id)
         method = definition.method(connection.auth_type)
         if not isinstance(method, OAuth2) or not method.revocation_url:

@@ -82,6 +82,7 @@ class ConnectionsService:
             integration_id=integration.id,
             connector_id=integration.connector_id,
             end_user_id=end_user_id,
+            auth_provider=integration.auth_provider,
             auth_type=integration.auth_type,
             status="active",
             credentials_item_id=item.id,

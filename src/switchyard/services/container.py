@@ -11,6 +11,7 @@ from switchyard.adapters.files import private_dir
 from switchyard.adapters.http import ControlHttp
 from switchyard.adapters.keyfile import EnvKeySource, KeyFileSource
 from switchyard.adapters.locks import locks_for
+from switchyard.adapters.nango import NangoClient
 from switchyard.core.errors import ConfigurationError
 from switchyard.ports import CiphertextStore, KeySource
 from switchyard.services.apikeys import ApiKeyService
@@ -21,6 +22,7 @@ from switchyard.services.connection_actions import ConnectionActions
 from switchyard.services.connections import ConnectionsService
 from switchyard.services.integrations import IntegrationsService
 from switchyard.services.keyring import Keyring
+from switchyard.services.nango_provider import NangoProvider
 from switchyard.services.oauth1_flow import OAuth1Flow
 from switchyard.services.oauth_flow import OAuthFlow
 from switchyard.services.refresh import Refresher
@@ -53,6 +55,7 @@ class Container:
     connection_actions: ConnectionActions
     upkeep: Upkeep
     external_store: ExternalStore | None = None
+    nango_client: NangoClient | None = None
 
     async def start(self, *, upgrade: bool) -> None:
         """Migrate (single node) or check the schema, then load and check the master keys."""
@@ -69,6 +72,8 @@ class Container:
     async def close(self) -> None:
         await self.upkeep.stop()
         await self.control_http.close()
+        if self.nango_client is not None:
+            await self.nango_client.close()
         if self.external_store is not None:
             await self.external_store.close()
         await self.db.dispose()
@@ -122,7 +127,15 @@ def build(settings: Settings) -> Container:
         control_http,
         callback_url=f"{settings.public_base_url}/oauth1/callback",
     )
-    refresher = Refresher(db, vault, catalog, integrations, connections, control_http, locks_for(db))
+    nango_client = (
+        NangoClient(settings.nango_url, settings.nango_secret_key.get_secret_value())
+        if settings.nango_url and settings.nango_secret_key
+        else None
+    )
+    nango = NangoProvider(db, connections, nango_client) if nango_client else None
+    refresher = Refresher(
+        db, vault, catalog, integrations, connections, control_http, locks_for(db), nango=nango
+    )
     actions = ConnectionActions(
         db, catalog, integrations, connections, refresher, Verifier(control_http), control_http
     )
@@ -146,4 +159,5 @@ def build(settings: Settings) -> Container:
         connection_actions=actions,
         upkeep=Upkeep(db, vault, refresher, actions, interval=settings.upkeep_interval_seconds),
         external_store=external,
+        nango_client=nango_client,
     )

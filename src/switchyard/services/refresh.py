@@ -16,7 +16,14 @@ from typing import Any
 
 from switchyard.core.auth import oauth2
 from switchyard.core.clock import utcnow
-from switchyard.core.errors import InvalidInput, NotFound, OAuthError, RetriableError, SwitchyardError
+from switchyard.core.errors import (
+    InvalidInput,
+    NotFound,
+    OAuthError,
+    RetriableError,
+    SwitchyardError,
+    Unavailable,
+)
 from switchyard.core.manifest import templates
 from switchyard.core.manifest.schema import OAuth2, OAuth2ClientCredentials
 from switchyard.core.models import Connection, Integration
@@ -25,12 +32,21 @@ from switchyard.ports import Database, HttpSender, Locks
 from switchyard.services.catalog import CatalogService
 from switchyard.services.connections import ConnectionsService, NewCredentials, not_found
 from switchyard.services.integrations import IntegrationsService
+from switchyard.services.nango_provider import NangoProvider
 from switchyard.services.vault import Accessor, Vault
 
 log = get_logger("switchyard.refresh")
 REFRESHABLE = ("oauth2", "oauth2_client_credentials")
 MAX_BACKOFF = timedelta(hours=1)
 RECONNECT = "Ask the end user to connect the account again."
+
+
+def _nango_missing() -> Unavailable:
+    return Unavailable(
+        "this connection lives in Nango, which is not configured here",
+        code="nango.not_configured",
+        remediation="Set SWITCHYARD_NANGO_URL and SWITCHYARD_NANGO_SECRET_KEY.",
+    )
 
 
 def backoff(failures: int) -> timedelta:
@@ -48,8 +64,10 @@ class Refresher:
         http: HttpSender,
         locks: Locks,
         *,
+        nango: NangoProvider | None = None,
         concurrency: int = 8,
     ) -> None:
+        self.nango = nango
         self.db = db
         self.vault = vault
         self.catalog = catalog
@@ -75,7 +93,11 @@ class Refresher:
     async def credentials(
         self, connection: Connection, accessor: Accessor
     ) -> tuple[Connection, dict[str, Any]]:
-        """Fresh credentials for one use: refreshed first when due (single flight)."""
+        """Fresh credentials for one use: refreshed first when due (single flight), or from Nango."""
+        if connection.auth_provider == "nango":
+            if self.nango is None:
+                raise _nango_missing()
+            return connection, await self.nango.credentials(connection, accessor)
         if await self.due(connection):
             refreshed = await self.refresh(connection.tenant_id, connection.id)
             connection = refreshed or connection

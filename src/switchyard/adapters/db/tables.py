@@ -222,6 +222,7 @@ connections = sa.Table(
     sa.Column("integration_id", Id, sa.ForeignKey("integrations.id"), nullable=False),
     sa.Column("connector_id", sa.String(63), nullable=False),
     sa.Column("end_user_id", Id, sa.ForeignKey("end_users.id"), nullable=False),
+    sa.Column("auth_provider", sa.String(16), nullable=False),
     sa.Column("auth_type", sa.String(32), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("credentials_item_id", Id, nullable=False),

@@ -145,6 +145,7 @@ def upgrade() -> None:
             sa.ForeignKey("end_users.id", name="fk_connections_end_user_id_end_users"),
             nullable=False,
         ),
+        sa.Column("auth_provider", sa.String(16), nullable=False),
         sa.Column("auth_type", sa.String(32), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("credentials_item_id", Id, nullable=False),
