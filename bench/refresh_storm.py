@@ -26,17 +26,19 @@ from pathlib import Path
 import asyncpg
 import httpx2
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
-from switchyard.core.clock import utcnow  # noqa: E402
-from switchyard.core.models import Principal  # noqa: E402
-from switchyard.core.scopes import Scope  # noqa: E402
-from switchyard.services.connections import NewCredentials  # noqa: E402
-from switchyard.services.container import Container, build  # noqa: E402
-from switchyard.services.integrations import IntegrationSpec  # noqa: E402
-from switchyard.settings import Settings  # noqa: E402
-from tests.peers.oauth_server import DEFAULT_USER, OAuthServerPeer, running_oauth_server  # noqa: E402
-from tests.peers.oauth_storage import IssuedToken  # noqa: E402
+from tests.peers.oauth_server import DEFAULT_USER, OAuthServerPeer, running_oauth_server
+from tests.peers.oauth_storage import IssuedToken
+
+from switchyard.core.clock import utcnow
+from switchyard.core.models import Principal
+from switchyard.core.scopes import Scope
+from switchyard.services.connections import NewCredentials
+from switchyard.services.container import Container, build
+from switchyard.services.integrations import IntegrationSpec
+from switchyard.settings import Settings
 
 MASTER_KEY = "bench:" + base64.b64encode(b"\x02" * 32).decode()
 CLIENT_ID, CLIENT_SECRET = "bench-client", "bench-client-secret"
@@ -82,13 +84,19 @@ proxy: {{baseUrl: "{server.url}"}}
     await container.catalog.put(principal, "peer", definition)
     integration = await container.integrations.create(
         principal,
-        IntegrationSpec(frozenset(), key="peer", connector_id="peer", client_id=CLIENT_ID, client_secret=CLIENT_SECRET),
+        IntegrationSpec(
+            frozenset(), key="peer", connector_id="peer", client_id=CLIENT_ID, client_secret=CLIENT_SECRET
+        ),
     )
     user = await container.tenancy.create_end_user(principal, external_id="storm")
     due = utcnow()
     for _ in range(count):
         token = mint(server)
-        values = {"access_token": token.access_token, "refresh_token": token.refresh_token, "token_type": "Bearer"}
+        values = {
+            "access_token": token.access_token,
+            "refresh_token": token.refresh_token,
+            "token_type": "Bearer",
+        }
         await container.connections.create(integration, user.id, NewCredentials(values, due, ("read",)))
 
 
@@ -116,7 +124,9 @@ asyncio.run(main(json.loads(sys.argv[1])))
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--connections", type=int, default=2000)
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
@@ -124,7 +134,9 @@ async def main() -> None:
     name = f"switchyard_bench_{secrets.token_hex(4)}"
     admin = await asyncpg.connect(args.postgres_url)
     await admin.execute(f'CREATE DATABASE "{name}"')
-    url = args.postgres_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{name}"
+    url = (
+        args.postgres_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1) + f"/{name}"
+    )
     try:
         with tempfile.TemporaryDirectory() as tmp:
             async with running_oauth_server(access_token_ttl=3600) as server:
@@ -142,7 +154,7 @@ async def main() -> None:
                     start_at = time.time() + 2.0
                     worker = await asyncio.create_subprocess_exec(
                         sys.executable, "-c", WORKER, json.dumps({"settings": spec | {"data_dir": tmp + "/w"}, "start_at": start_at}),
-                        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")},
+                        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
                     )  # fmt: skip
                     await asyncio.sleep(max(0.0, start_at - time.time()))
                     started = time.perf_counter()

@@ -105,6 +105,7 @@ async def test_update_replaces_the_secret_and_delete_removes_it(
         ({"key": "x", "connector_id": "github", "auth_provider": "direct"}, "integration.invalid_provider"),
         ({"key": "x", "connector_id": "github", "auth_provider": "nango"}, "integration.nango_not_configured"),
         ({"key": "x", "connector_id": "github", "client_id": "i", "client_secret": {"secret_name": "9bad"}}, "secret.invalid_name"),
+        ({"key": "x", "connector_id": "github", "client_id": "i", "client_secret": {"secret_name": "absent"}}, "integration.secret_not_found"),
     ],
 )  # fmt: skip
 async def test_bad_integrations_store_nothing(

@@ -11,7 +11,7 @@ import pytest
 from switchyard import __version__
 from tests.cli.conftest import Cli
 
-GROUPS = ["db", "tenants", "keys", "secrets"]
+GROUPS = ["db", "tenants", "keys", "secrets", "connectors", "integrations", "connections"]
 COMMANDS = [
     ["serve"],
     ["version"],
@@ -29,13 +29,28 @@ COMMANDS = [
     ["secrets", "get"],
     ["secrets", "list"],
     ["secrets", "delete"],
+    ["connectors", "list"],
+    ["connectors", "show"],
+    ["connectors", "schema"],
+    ["connectors", "validate"],
+    ["connectors", "put"],
+    ["connectors", "remove"],
+    ["integrations", "create"],
+    ["integrations", "list"],
+    ["integrations", "show"],
+    ["integrations", "delete"],
+    ["connections", "list"],
+    ["connections", "show"],
+    ["connections", "delete"],
+    ["connections", "test"],
+    ["connect"],
 ]
 
 
 def test_top_level_help_names_every_group(cli: Cli) -> None:
     done = cli.run("--help")
     assert done.returncode == 0, done.stderr
-    for name in ["serve", "version", *GROUPS]:
+    for name in ["serve", "version", "connect", *GROUPS]:
         assert name in done.stdout
 
 

@@ -11,7 +11,8 @@ import sys
 import typer
 
 from switchyard import __version__
-from switchyard.cli import db, keys, secrets, tenants
+from switchyard.cli import connections, connectors, db, integrations, keys, secrets, tenants
+from switchyard.cli.connect import connect
 from switchyard.cli.output import JsonOption, print_json, report_error, say
 from switchyard.cli.serve import serve
 from switchyard.core.errors import SwitchyardError
@@ -29,6 +30,10 @@ app.add_typer(db.app, name="db")
 app.add_typer(tenants.app, name="tenants")
 app.add_typer(keys.app, name="keys")
 app.add_typer(secrets.app, name="secrets")
+app.add_typer(connectors.app, name="connectors")
+app.add_typer(integrations.app, name="integrations")
+app.add_typer(connections.app, name="connections")
+app.command()(connect)
 
 
 @app.command()

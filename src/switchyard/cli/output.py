@@ -1,5 +1,5 @@
 """How the CLI prints: data on stdout (JSON with ``--json``, else plain lines or Rich tables), errors and
-progress on stderr. User data is never read as Rich markup.
+progress on stderr. User data is never read as Rich markup. Also how it asks: confirmations and hidden input.
 """
 
 from __future__ import annotations
@@ -18,13 +18,16 @@ from rich.table import Table
 from rich.text import Text
 
 from switchyard.core.clock import as_utc
-from switchyard.core.errors import ConfigurationError, SwitchyardError
+from switchyard.core.errors import ConfigurationError, InvalidInput, SwitchyardError
 
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print machine-readable JSON on stdout (and nothing else there).")
 ]
 TenantOption = Annotated[
     str, typer.Option("--tenant", "-t", metavar="TENANT", help="The tenant's name or id.")
+]
+YesOption = Annotated[
+    bool, typer.Option("--yes", "-y", help="Go ahead without asking (required when there is no terminal).")
 ]
 
 stderr_console = Console(stderr=True, highlight=False)
@@ -90,3 +93,21 @@ def report_error(exc: SwitchyardError) -> int:
     if exc.remediation:
         typer.echo(f"remediation: {exc.remediation}", err=True)
     return 2 if isinstance(exc, ConfigurationError) else 1
+
+
+def require_confirmation(yes: bool, verb: str, what: str) -> None:
+    """Refuse to ``verb`` ``what`` when --yes is absent and there is no terminal to ask on."""
+    if not yes and not sys.stdin.isatty():
+        raise InvalidInput(
+            f"refusing to {verb} {what} without confirmation",
+            code="cli.confirmation_required",
+            remediation=f"Pass --yes to {verb} without a prompt.",
+        )
+
+
+def read_hidden(label: str) -> str:
+    """A secret from stdin (one trailing newline dropped), or asked for twice without echo on a terminal."""
+    if sys.stdin.isatty():
+        prompted: str = typer.prompt(label, hide_input=True, confirmation_prompt=True, err=True)
+        return prompted
+    return sys.stdin.read().removesuffix("\n").removesuffix("\r")

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from switchyard import logs
 from switchyard.core.errors import ConfigurationError
-from switchyard.core.models import Principal
+from switchyard.core.models import Page, Principal
 from switchyard.core.scopes import Scope
 from switchyard.services.container import Container, build
 from switchyard.settings import Settings
@@ -76,3 +76,15 @@ async def tenant_principal(container: Container, tenant: str) -> Principal:
     """The CLI principal inside the tenant named (or identified) by ``tenant``."""
     found = await container.tenancy.find_tenant(tenant)
     return cli_principal(found.id)
+
+
+async def every_page(fetch: Callable[[str | None], Awaitable[Page[T]]]) -> list[T]:
+    """Every item of a keyset-paginated listing: ``fetch(cursor)`` until there is no next cursor."""
+    items: list[T] = []
+    cursor: str | None = None
+    while True:
+        page = await fetch(cursor)
+        items.extend(page.items)
+        if page.next_cursor is None:
+            return items
+        cursor = page.next_cursor

@@ -102,6 +102,7 @@ class IntegrationsService:
         async with self.db.transaction(write=False) as tx:
             if await tx.integrations.get(principal.tenant_id, key) is not None:
                 raise _exists(key)
+        await self._check_reference(draft)
         self._check(draft, definition, secret_given=spec.client_secret is not None)
         item = await self._seal_secret(draft, spec.client_secret)
         integration = _with_secret(draft, item, spec.client_secret)
@@ -136,6 +137,7 @@ class IntegrationsService:
         elif "client_secret_ref" in spec.fields and spec.client_secret_ref:
             updated = replace(updated, client_secret_item_id=None, client_secret_masked=None)
         self._check(updated, definition, secret_given=new_secret is not None)
+        await self._check_reference(updated)
         item = await self._seal_secret(updated, new_secret)
         updated = _with_secret(updated, item, new_secret)
         old_items: list[VaultItem] = []
@@ -205,6 +207,20 @@ class IntegrationsService:
             opened = await self.vault.open(items, accessor, owners)
             return opened[integration.client_secret_item_id].decode("utf-8")
         return None
+
+    async def _check_reference(self, integration: Integration) -> None:
+        """A referenced secret must exist now, not only when the first end user connects."""
+        if not integration.client_secret_ref:
+            return
+        check_name(integration.client_secret_ref)
+        async with self.db.transaction(write=False) as tx:
+            found = await tx.secrets.get(integration.tenant_id, integration.client_secret_ref)
+        if found is None:
+            raise InvalidInput(
+                f"no secret named {integration.client_secret_ref!r}",
+                code="integration.secret_not_found",
+                remediation="Create the secret first (POST /api/v1/secrets), then refer to it.",
+            )
 
     async def _seal_secret(self, integration: Integration, secret: str | None) -> VaultItem | None:
         if secret is None:

@@ -298,8 +298,8 @@ def json_schema() -> dict[str, Any]:
     """The published JSON Schema (2020-12) of a definition, as authors write it."""
     schema = Definition.model_json_schema(by_alias=True, mode="validation")
     return {
+        **schema,
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
         "title": "Switchyard connector definition",
-        **schema,
     }
