@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from switchyard.api.schemas import ConnectionOut, ConnectionPage, RevocationOut, TestResult
+from switchyard.api.connection_schemas import ConnectionOut, ConnectionPage, RevocationOut, TestResult
 from switchyard.cli.output import (
     JsonOption,
     TenantOption,

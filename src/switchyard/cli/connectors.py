@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from switchyard.api.schemas import ConnectorDetail, ConnectorList, ConnectorSummary
+from switchyard.api.catalog_schemas import ConnectorDetail, ConnectorList, ConnectorSummary
 from switchyard.cli.output import JsonOption, TenantOption, print_fields, print_json, print_table, say
 from switchyard.cli.runtime import run_with_container, tenant_principal
 from switchyard.core.errors import InvalidInput

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from switchyard.api.schemas import IntegrationList, IntegrationOut
+from switchyard.api.catalog_schemas import IntegrationList, IntegrationOut
 from switchyard.cli.output import (
     JsonOption,
     TenantOption,

@@ -6,8 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from switchyard.api.deps import ContainerDep, PrincipalDep
-from switchyard.api.schemas import (
+from switchyard.api.connection_schemas import (
     ConnectionIn,
     ConnectionOut,
     ConnectionPage,
@@ -18,6 +17,7 @@ from switchyard.api.schemas import (
     RevocationOut,
     TestResult,
 )
+from switchyard.api.deps import ContainerDep, PrincipalDep
 from switchyard.core.clock import utcnow
 from switchyard.services.connections import ConnectionFilter
 

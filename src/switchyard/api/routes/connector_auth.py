@@ -10,8 +10,8 @@ from dataclasses import replace
 
 from fastapi import APIRouter
 
+from switchyard.api.connection_schemas import ConnectorAuthCompleted, ConnectorAuthIn, ConnectorAuthStarted
 from switchyard.api.deps import ContainerDep, PrincipalDep
-from switchyard.api.schemas import ConnectorAuthCompleted, ConnectorAuthIn, ConnectorAuthStarted
 from switchyard.core.errors import InvalidInput
 from switchyard.core.models import Integration, Principal
 from switchyard.core.scopes import Scope

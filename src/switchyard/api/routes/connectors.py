@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 
+from switchyard.api.catalog_schemas import ConnectorDetail, ConnectorList, ConnectorSummary
 from switchyard.api.deps import ContainerDep, PrincipalDep
-from switchyard.api.schemas import ConnectorDetail, ConnectorList, ConnectorSummary
 from switchyard.core.errors import InvalidInput
 from switchyard.core.manifest.schema import Category, json_schema
 from switchyard.services.catalog import CatalogFilter

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from switchyard.api.deps import ContainerDep, PrincipalDep
-from switchyard.api.schemas import (
+from switchyard.api.catalog_schemas import (
     IntegrationIn,
     IntegrationList,
     IntegrationOut,
     IntegrationPatch,
     SecretRefIn,
 )
+from switchyard.api.deps import ContainerDep, PrincipalDep
 from switchyard.services.integrations import IntegrationSpec
 
 router = APIRouter(prefix="/api/v1/integrations", tags=["integrations"])

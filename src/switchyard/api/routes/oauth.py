@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from switchyard.api import pages
+from switchyard.api.connection_schemas import AuthorizeIn, AuthorizeOut, ConnectSessionIn, ConnectSessionOut
 from switchyard.api.deps import ContainerDep, PrincipalDep
-from switchyard.api.schemas import AuthorizeIn, AuthorizeOut, ConnectSessionIn, ConnectSessionOut
 from switchyard.core.errors import InvalidInput, NotFound, SwitchyardError
 from switchyard.core.scopes import Scope
 from switchyard.services.authz import require
