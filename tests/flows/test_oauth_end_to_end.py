@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import httpx2
-import pytest
+import asyncio
+from dataclasses import replace
 
-from switchyard.core.models import Principal
+import httpx2
+
+from switchyard.core.clock import utcnow
 from switchyard.services.container import Container
 from switchyard.services.vault import Accessor
 from tests.conftest import TenantFixture
 from tests.flows.conftest import REDIRECT, Peers, add_integration, approve_at_provider
-
-
-@pytest.fixture
-def container_settings_overrides() -> dict[str, object]:
-    return {}
 
 
 async def test_connect_through_the_peer_and_use_the_token(
@@ -62,7 +59,6 @@ async def test_connect_through_the_peer_and_use_the_token(
     assert peers.oauth.token_requests["authorization_code"] == 1
     log = peers.oauth.token_log[-1]
     assert log.client_auth == "basic"
-    _ = Principal  # the tenant's principal is used through the fixture
 
 
 async def test_a_wrong_pkce_verifier_is_refused_and_nothing_is_stored(
@@ -115,3 +111,46 @@ async def test_access_denied_leaves_no_connection(
     assert page.status_code == 400
     assert "You declined access" in page.text
     assert (await api.get("/api/v1/connections", headers=tenant.headers)).json()["connections"] == []
+
+
+async def test_the_whole_life_of_a_connection(
+    api: httpx2.AsyncClient, container: Container, tenant: TenantFixture, peers: Peers
+) -> None:
+    """Connect session -> authorization URL -> the peer approves -> callback -> active -> the token reaches
+    the peer API -> the token expires -> the next uses refresh exactly once -> delete revokes at the peer."""
+    await add_integration(api, tenant, peers)
+    await api.patch("/api/v1/integrations/peer", json={"redirect_url": REDIRECT}, headers=tenant.headers)
+    session = (
+        await api.post("/api/v1/connect-sessions", json={"end_user": {"id": "u7"}}, headers=tenant.headers)
+    ).json()
+    start = await api.get("/oauth/authorize", params={"session": session["token"], "integration": "peer"})
+    done = await api.get("/oauth/callback", params=await approve_at_provider(start.headers["location"]))
+    assert done.status_code == 200, done.text
+    [listed] = (
+        await api.get("/api/v1/connections", params={"end_user_id": "u7"}, headers=tenant.headers)
+    ).json()["connections"]
+    assert listed["status"] == "active"
+    connection = await container.connections.get(tenant.principal, listed["id"])
+
+    async def call_peer() -> int:
+        current = await container.connections.get(tenant.principal, connection.id)
+        _, values = await container.refresher.credentials(current, Accessor("test", "use"))
+        async with httpx2.AsyncClient() as client:
+            me = await client.get(
+                f"{peers.api.url}/user", headers={"Authorization": f"Bearer {values['access_token']}"}
+            )
+        return me.status_code
+
+    assert await call_peer() == 200
+    peers.oauth.expire_access_tokens()
+    async with container.db.transaction() as tx:
+        await tx.connections.update(replace(connection, expires_at=utcnow()))
+    assert await asyncio.gather(*(call_peer() for _ in range(10))) == [200] * 10
+    assert peers.oauth.token_requests["refresh_token"] == 1
+
+    deleted = (await api.delete(f"/api/v1/connections/{connection.id}", headers=tenant.headers)).json()
+    assert deleted["service_revocation_status"] == "confirmed"
+    assert [entry.token_type_hint for entry in peers.oauth.revocation_log] == [
+        "refresh_token",
+        "access_token",
+    ]
