@@ -9,7 +9,6 @@ from urllib.parse import parse_qs, urlsplit
 import httpx2
 import pytest
 
-from switchyard.services.container import Container
 from tests.conftest import TenantFixture
 from tests.peers.oauth_server import OAuthServerPeer, running_oauth_server
 from tests.peers.provider_api import ProviderApiPeer, running_provider_api
@@ -68,8 +67,3 @@ async def approve_at_provider(authorization_url: str) -> dict[str, str]:
         answer = await browser.get(authorization_url)
     assert answer.status_code == 302, answer.text
     return {k: v[0] for k, v in parse_qs(urlsplit(answer.headers["location"]).query).items()}
-
-
-@pytest.fixture
-def public_base(container: Container) -> str:
-    return container.settings.public_base_url
