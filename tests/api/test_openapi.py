@@ -49,6 +49,7 @@ PINNED = {
     ("GET", "/api/v1/connector-credentials"),
     ("DELETE", "/api/v1/connector-credentials/{credential_id}"),
     ("POST", "/api/v1/connectors/{connector_id}/auth"),
+    ("POST", "/api/v1/connections/sync"),
 }
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/api/v1/connectors/schema"}
 

@@ -81,3 +81,44 @@ async def test_a_nango_connection_is_imported_used_and_deleted(
         assert (
             await api.get(f"/api/v1/connections/{connection.id}", headers=tenant.headers)
         ).status_code == 404
+
+
+async def test_connecting_in_nangos_connect_ui_then_syncing(with_nango: Container, nango: NangoPeer) -> None:
+    tenant = await make_tenant(with_nango, "admin")
+    nango.add_integration("slack-nango")
+    transport = httpx2.ASGITransport(app=create_app(container=with_nango))
+    async with httpx2.AsyncClient(transport=transport, base_url="http://switchyard.test") as api:
+        body = {"key": "slack-nango", "connector_id": "slack", "auth_provider": "nango"}
+        assert (await api.post("/api/v1/integrations", json=body, headers=tenant.headers)).status_code == 201
+        session = (
+            await api.post(
+                "/api/v1/connect-sessions",
+                json={"end_user": {"id": "u7", "email": "u7@example.com"}},
+                headers=tenant.headers,
+            )
+        ).json()
+        start = await api.get(
+            "/oauth/authorize", params={"session": session["token"], "integration": "slack-nango"}
+        )
+        assert start.status_code == 302, start.text
+        assert start.headers["location"].startswith(f"{nango.url}/connect?session_token=")
+        assert nango.sessions[-1]["end_user"]["id"] == "u7"
+        assert nango.sessions[-1]["allowed_integrations"] == ["slack-nango"]
+
+        # The end user finishes in Nango's UI; Nango now holds the connection.
+        nango.add_connection(
+            "nc-7", "slack-nango", "slack", {"type": "OAUTH2", "access_token": "xoxp-1"}, end_user_id="u7"
+        )
+        synced = await api.post(
+            "/api/v1/connections/sync",
+            json={"integration": "slack-nango", "end_user_id": "u7"},
+            headers=tenant.headers,
+        )
+        assert synced.status_code == 200, synced.text
+        assert [c["connector_id"] for c in synced.json()["connections"]] == ["slack"]
+        again = await api.post(
+            "/api/v1/connections/sync",
+            json={"integration": "slack-nango", "end_user_id": "u7"},
+            headers=tenant.headers,
+        )
+        assert again.json()["connections"] == []

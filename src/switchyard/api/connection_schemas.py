@@ -194,3 +194,8 @@ class ConnectorAuthCompleted(BaseModel):
     expiry: datetime | None
     service_user_id: str | None
     capabilities: list[str]
+
+
+class SyncIn(Body):
+    integration: str = Field(description="A Nango integration key.")
+    end_user_id: str = Field(description="Your id of the end user.")

@@ -175,6 +175,28 @@ class ConnectionActions:
         connection = await self.connections.get(principal, connection_id)
         return await self._revoke_and_remove(connection)
 
+    async def sync_nango(
+        self, principal: Principal, integration_key: str, end_user_id: str
+    ) -> list[Connection]:
+        """Import the end user's connections made in Nango's Connect UI since the last sync."""
+        require(principal, Scope.CONNECTIONS_WRITE)
+        integration = await self.integrations.get(principal, integration_key, scope=Scope.CONNECTIONS_WRITE)
+        if integration.auth_provider != "nango":
+            raise InvalidInput(f"{integration_key!r} does not use Nango", code="integration.not_nango")
+        async with self.db.transaction(write=False) as tx:
+            end_user = await tx.end_users.get(principal.tenant_id, end_user_id)
+        if end_user is None:
+            raise NotFound(f"no end user {end_user_id!r}", code="end_user.not_found")
+        return await self._nango().sync(integration, end_user)
+
+    async def nango_link(self, integration: Integration, end_user_row_id: str) -> str:
+        """Nango's Connect UI link for a connect session's end user."""
+        async with self.db.transaction(write=False) as tx:
+            end_user = await tx.end_users.get_by_id(integration.tenant_id, end_user_row_id)
+        if end_user is None:
+            raise NotFound("the session's end user was deleted", code="end_user.not_found")
+        return await self._nango().start(integration, end_user)
+
     def _nango(self) -> NangoProvider:
         if self.refresher.nango is None:
             raise InvalidInput("Nango is not configured here", code="integration.nango_not_configured")

@@ -56,6 +56,11 @@ class SqlEndUsers:
     async def add(self, end_user: EndUser) -> None:
         await self.conn.execute(end_users.insert().values(**to_columns(end_user, end_users)))
 
+    async def get_by_id(self, tenant_id: str, end_user_id: str) -> EndUser | None:
+        query = end_users.select().where(end_users.c.tenant_id == tenant_id, end_users.c.id == end_user_id)
+        row = (await self.conn.execute(query)).first()
+        return _end_user(row) if row else None
+
     async def get(self, tenant_id: str, external_id: str) -> EndUser | None:
         query = end_users.select().where(
             end_users.c.tenant_id == tenant_id, end_users.c.external_id == external_id

@@ -15,6 +15,7 @@ from switchyard.api.connection_schemas import (
     CredentialsOut,
     CredentialSummary,
     RevocationOut,
+    SyncIn,
     TestResult,
 )
 from switchyard.api.deps import ContainerDep, PrincipalDep
@@ -145,3 +146,9 @@ async def delete_credential(
     credential_id: str, principal: PrincipalDep, container: ContainerDep
 ) -> RevocationOut:
     return await delete_connection(credential_id, principal, container)
+
+
+@router.post("/sync", summary="Import an end user's connections made in Nango's Connect UI")
+async def sync_connections(body: SyncIn, principal: PrincipalDep, container: ContainerDep) -> ConnectionPage:
+    imported = await container.connection_actions.sync_nango(principal, body.integration, body.end_user_id)
+    return ConnectionPage(connections=[ConnectionOut.of(c) for c in imported], next_cursor=None)

@@ -80,6 +80,9 @@ async def authorize_in_browser(
             chosen = await tx.integrations.get(connect.tenant_id, integration)
         if chosen is None:
             raise NotFound(f"no integration {integration!r}", code="integration.not_found")
+        if chosen.auth_provider == "nango":  # the end user connects in Nango's own Connect UI
+            link = await container.connection_actions.nango_link(chosen, connect.end_user_id)
+            return RedirectResponse(link, status_code=302, headers={"Cache-Control": "no-store"})
         config = {
             k[len(CONFIG_PREFIX) :]: v for k, v in request.query_params.items() if k.startswith(CONFIG_PREFIX)
         }
