@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from switchyard.api.schemas import SecretOut
-from switchyard.cli.output import JsonOption, TenantOption, print_fields, print_json, print_table, say
+from switchyard.cli.output import (
+    JsonOption,
+    TenantOption,
+    print_fields,
+    print_json,
+    print_table,
+    read_hidden,
+    require_confirmation,
+    say,
+)
 from switchyard.cli.runtime import run_with_container, tenant_principal
 from switchyard.core.errors import Conflict, InvalidInput
 from switchyard.core.models import Principal
@@ -114,11 +122,7 @@ def _read_value(name: str, value: str | None, from_file: Path | None) -> str:
             raise InvalidInput(
                 f"{from_file} is not UTF-8 text", code="secret.invalid_value", remediation=_BINARY_HINT
             ) from None
-    if sys.stdin.isatty():
-        prompted: str = typer.prompt(f"Value of {name}", hide_input=True, confirmation_prompt=True, err=True)
-        return prompted
-    read = sys.stdin.read()
-    return read.removesuffix("\n").removesuffix("\r")
+    return read_hidden(f"Value of {name}")
 
 
 _BINARY_HINT = "Secrets hold text; store binary material base64-encoded."
@@ -186,12 +190,7 @@ def delete(
 ) -> None:
     """Delete a secret with every version and ciphertext (the access log stays). Asks first unless --yes;
     without a terminal to ask on, --yes is required."""
-    if not yes and not sys.stdin.isatty():
-        raise InvalidInput(
-            f"refusing to delete secret {name!r} without confirmation",
-            code="cli.confirmation_required",
-            remediation="Pass --yes to delete without a prompt.",
-        )
+    require_confirmation(yes, "delete", f"secret {name!r}")
 
     async def work(container: Container) -> None:
         principal = await tenant_principal(container, tenant)
