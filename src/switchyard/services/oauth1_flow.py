@@ -28,7 +28,15 @@ from switchyard.ports import Database, HttpSender
 from switchyard.services.catalog import CatalogService
 from switchyard.services.connections import ConnectionsService, NewCredentials
 from switchyard.services.integrations import IntegrationsService
-from switchyard.services.oauth_flow import RESPONSE_MODES, STATE_TTL, Completed, Outcome, Started, state_error
+from switchyard.services.oauth_flow import (
+    RESPONSE_MODES,
+    STATE_TTL,
+    Completed,
+    Outcome,
+    Started,
+    forget_sealed_secret,
+    state_error,
+)
 from switchyard.services.vault import Accessor, Vault
 
 REQUEST_OWNER_KIND = "oauth1_request"
@@ -190,7 +198,7 @@ class OAuth1Flow:
                 integration, pending.end_user_id, credentials, config=pending.connection_config
             )
         finally:
-            await self._forget_request_secret(pending)
+            await forget_sealed_secret(self.db, self.vault, pending)
         return Completed(connection, pending)
 
     async def _exchange(
@@ -217,11 +225,3 @@ class OAuth1Flow:
             values["extra"] = granted.extra
         account = granted.extra.get("user_id")
         return NewCredentials(values, None, (), account_id=account)
-
-    async def _forget_request_secret(self, pending: OAuthState) -> None:
-        if not pending.verifier_item_id:
-            return
-        async with self.db.transaction() as tx:
-            items = await tx.vault_items.get_many(pending.tenant_id, [pending.verifier_item_id])
-            await tx.vault_items.delete(pending.tenant_id, [pending.verifier_item_id])
-        await self.vault.destroy(items)

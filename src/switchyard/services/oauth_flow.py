@@ -59,6 +59,16 @@ def state_error(code: str, detail: str) -> OAuthError:
     )
 
 
+async def forget_sealed_secret(db: Database, vault: Vault, pending: OAuthState) -> None:
+    """Drop the PKCE verifier (or OAuth 1.0a request secret) a pending authorization sealed."""
+    if not pending.verifier_item_id:
+        return
+    async with db.transaction() as tx:
+        items = await tx.vault_items.get_many(pending.tenant_id, [pending.verifier_item_id])
+        await tx.vault_items.delete(pending.tenant_id, [pending.verifier_item_id])
+    await vault.destroy(items)
+
+
 def oauth2_method(definition: Definition, integration: Integration) -> OAuth2:
     method = definition.method(integration.auth_type)
     if not isinstance(method, OAuth2):
@@ -211,7 +221,7 @@ class OAuthFlow:
                 integration, pending.end_user_id, credentials, config=pending.connection_config
             )
         finally:
-            await self._forget_verifier(pending)
+            await forget_sealed_secret(self.db, self.vault, pending)
         return Completed(connection, pending)
 
     async def _exchange(
@@ -238,11 +248,3 @@ class OAuthFlow:
             scope_separator=method.scope_separator,
         )
         return NewCredentials(token_set.as_credentials(), token_set.expires_at, token_set.scopes)
-
-    async def _forget_verifier(self, pending: OAuthState) -> None:
-        if not pending.verifier_item_id:
-            return
-        async with self.db.transaction() as tx:
-            items = await tx.vault_items.get_many(pending.tenant_id, [pending.verifier_item_id])
-            await tx.vault_items.delete(pending.tenant_id, [pending.verifier_item_id])
-        await self.vault.destroy(items)
