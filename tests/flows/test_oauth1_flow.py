@@ -169,13 +169,17 @@ async def test_unknown_missing_and_foreign_tokens_are_refused(
 
 
 async def test_an_expired_authorization_is_refused(
-    container: Container, tenant: TenantFixture, peers: Peers, monkeypatch: pytest.MonkeyPatch
+    container: Container, tenant: TenantFixture, peers: Peers
 ) -> None:
     setup = await prepare(container, tenant, peers)
     started = await setup.flow.start(setup.integration, setup.end_user_id)
     back = await approve_at_provider(started.authorization_url)
-    later = utcnow() + timedelta(minutes=10, seconds=1)
-    monkeypatch.setattr(oauth1_flow, "utcnow", lambda: later)
+    async with container.db.transaction() as tx:  # ten minutes and a second later
+        await tx.conn.execute(
+            oauth_states.update()
+            .where(oauth_states.c.tenant_id == tenant.id)
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
     await refused("oauth.state_expired", setup.flow.complete(back))
     assert peers.oauth.token_requests["oauth1_access_token"] == 0
     assert (await stored(container, tenant.id))["connections"] == 0

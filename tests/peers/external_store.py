@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from tests.peers.loopback import serving
+
 
 @dataclass
 class ExternalStorePeer:
@@ -46,13 +48,5 @@ class ExternalStorePeer:
 @asynccontextmanager
 async def running_external_store(token: str = "store-token-1234") -> AsyncIterator[ExternalStorePeer]:
     peer = ExternalStorePeer(token=token)
-    runner = web.AppRunner(peer.app())
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    peer.url = f"http://127.0.0.1:{port}"
-    try:
+    async with serving(peer.app()) as peer.url:
         yield peer
-    finally:
-        await runner.cleanup()

@@ -20,6 +20,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from tests.peers.loopback import serving
+
 SESSION_TTL = timedelta(minutes=30)
 BODY = web.RequestKey("nango_peer_body", object)
 
@@ -282,13 +284,5 @@ class NangoPeer:
 @asynccontextmanager
 async def running_nango(secret_key: str = "nango-secret-key-0123456789") -> AsyncIterator[NangoPeer]:
     peer = NangoPeer(secret_key=secret_key)
-    runner = web.AppRunner(peer.app())
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    peer.url = f"http://127.0.0.1:{port}"
-    try:
+    async with serving(peer.app()) as peer.url:
         yield peer
-    finally:
-        await runner.cleanup()

@@ -25,6 +25,7 @@ from aiohttp import web
 from authlib.oauth2.rfc6749 import OAuth2Error
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 
+from tests.peers.loopback import serving
 from tests.peers.oauth1_server import OAuth1Client, OAuth1Endpoints
 from tests.peers.oauth_grants import AiohttpOAuth2Request, PeerAuthorizationServer
 from tests.peers.oauth_storage import IssuedToken, OAuthStore, PeerClient, PeerUser
@@ -288,14 +289,8 @@ async def running_oauth_server(
         rotate_refresh_tokens=rotate_refresh_tokens,
         user=user,
     )
-    runner = web.AppRunner(peer.app(), shutdown_timeout=1.0)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    peer.url = f"http://127.0.0.1:{port}"
-    try:
-        yield peer
-    finally:
-        peer.close()
-        await runner.cleanup()
+    async with serving(peer.app()) as peer.url:
+        try:
+            yield peer
+        finally:
+            peer.close()

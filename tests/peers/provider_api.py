@@ -26,6 +26,7 @@ from typing import Any
 from aiohttp import web
 from yarl import URL
 
+from tests.peers.loopback import serving
 from tests.peers.oauth_server import DEFAULT_USER, OAuthServerPeer
 from tests.peers.oauth_storage import PeerUser
 
@@ -286,13 +287,8 @@ async def running_provider_api(
         options.setdefault("validate_token", oauth.validate_access_token)
         options.setdefault("validate_oauth1", oauth.validate_oauth1_request)
     peer = ProviderApiPeer(**options)
-    runner = web.AppRunner(peer.app(), shutdown_timeout=1.0)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    peer.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
-        yield peer
-    finally:
-        peer.close()
-        await runner.cleanup()
+    async with serving(peer.app()) as peer.url:
+        try:
+            yield peer
+        finally:
+            peer.close()

@@ -17,6 +17,7 @@ from switchyard.services.secrets import SecretChanges
 from switchyard.services.vault import Accessor
 from tests.conftest import DatabaseFactory, make_settings, make_tenant
 from tests.peers.external_store import running_external_store
+from tests.peers.loopback import serving
 from tests.services.helpers import item_of_secret
 
 PLUS_FIVE = timezone(timedelta(hours=5))
@@ -87,26 +88,21 @@ async def test_the_external_store_must_answer_2xx(new_database: DatabaseFactory,
 
     app = web.Application()
     app.router.add_route("*", "/items/{tenant}/{item}", moved)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    container = build(
-        make_settings(
-            tmp_path, await new_database("sqlite"), credential_store="external", credential_store_url=url
+    async with serving(app) as url:
+        container = build(
+            make_settings(
+                tmp_path, await new_database("sqlite"), credential_store="external", credential_store_url=url
+            )
         )
-    )
-    await container.start(upgrade=True)
-    try:
-        owner = await make_tenant(container, "admin")
-        with pytest.raises(FatalError) as caught:
-            await container.secrets.create(owner.principal, name="x", value="value-x")
-        assert caught.value.code == "credential_store.rejected"
-        assert (await container.secrets.list_secrets(owner.principal, after=None, limit=5)).items == []
-    finally:
-        await container.close()
-        await runner.cleanup()
+        await container.start(upgrade=True)
+        try:
+            owner = await make_tenant(container, "admin")
+            with pytest.raises(FatalError) as caught:
+                await container.secrets.create(owner.principal, name="x", value="value-x")
+            assert caught.value.code == "credential_store.rejected"
+            assert (await container.secrets.list_secrets(owner.principal, after=None, limit=5)).items == []
+        finally:
+            await container.close()
 
 
 async def test_deleting_with_the_store_down_succeeds_and_a_missing_store_is_a_clear_503(

@@ -24,20 +24,18 @@ from switchyard.core.ids import new_id
 from switchyard.core.manifest import forms, templates
 from switchyard.core.manifest.schema import Definition, OAuth1
 from switchyard.core.models import Integration, OAuthState
-from switchyard.ports import Database, HttpSender
-from switchyard.services.catalog import CatalogService
-from switchyard.services.connections import ConnectionsService, NewCredentials
-from switchyard.services.integrations import IntegrationsService
+from switchyard.services.connections import NewCredentials
 from switchyard.services.oauth_flow import (
     RESPONSE_MODES,
     STATE_TTL,
     Completed,
     Outcome,
+    RedirectFlow,
     Started,
     forget_sealed_secret,
     state_error,
 )
-from switchyard.services.vault import Accessor, Vault
+from switchyard.services.vault import Accessor
 
 REQUEST_OWNER_KIND = "oauth1_request"
 DIGEST_PREFIX = "oauth1:"  # keeps temporary tokens and OAuth 2.0 states apart in the one table
@@ -56,26 +54,7 @@ def oauth1_method(definition: Definition, integration: Integration) -> OAuth1:
     return method
 
 
-class OAuth1Flow:
-    def __init__(
-        self,
-        db: Database,
-        vault: Vault,
-        catalog: CatalogService,
-        integrations: IntegrationsService,
-        connections: ConnectionsService,
-        http: HttpSender,
-        *,
-        callback_url: str,
-    ) -> None:
-        self.db = db
-        self.vault = vault
-        self.catalog = catalog
-        self.integrations = integrations
-        self.connections = connections
-        self.http = http
-        self.callback_url = callback_url
-
+class OAuth1Flow(RedirectFlow):
     def callback_uri(self, integration: Integration) -> str:
         return integration.redirect_url or self.callback_url
 
@@ -142,17 +121,10 @@ class OAuth1Flow:
 
     async def find_pending(self, oauth_token: str | None) -> OAuthState:
         """The pending authorization behind a temporary token: unknown, used and expired ones are refused."""
-        if not oauth_token:
-            raise state_error("oauth.state_missing", "the redirect carries no oauth_token")
-        async with self.db.transaction(write=False) as tx:
-            pending = await tx.oauth_states.find(pending_digest(oauth_token))
-        if pending is None or pending.verifier_item_id is None:
+        found = await self.pending(pending_digest(oauth_token) if oauth_token else None, "oauth_token")
+        if found.verifier_item_id is None:  # every OAuth 1.0a record seals its request secret
             raise state_error("oauth.state_invalid", "the oauth_token is unknown")
-        if pending.used_at is not None:
-            raise state_error("oauth.state_replayed", "the oauth_token was already used")
-        if pending.expires_at <= utcnow():
-            raise state_error("oauth.state_expired", "the authorization took longer than 10 minutes")
-        return pending
+        return found
 
     async def callback(self, query: Mapping[str, str]) -> Outcome:
         """The browser's redirect back from the provider: never raises a refusal, reports it."""

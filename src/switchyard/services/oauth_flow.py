@@ -79,7 +79,9 @@ def oauth2_method(definition: Definition, integration: Integration) -> OAuth2:
     return method
 
 
-class OAuthFlow:
+class RedirectFlow:
+    """What the OAuth 2.0 and OAuth 1.0a flows share: their parts, and the checks on a pending record."""
+
     def __init__(
         self,
         db: Database,
@@ -99,6 +101,22 @@ class OAuthFlow:
         self.http = http
         self.callback_url = callback_url
 
+    async def pending(self, digest: str | None, what: str) -> OAuthState:
+        """The live pending authorization with this digest; missing, unknown, used and expired are refused."""
+        if digest is None:
+            raise state_error("oauth.state_missing", f"the redirect carries no {what}")
+        async with self.db.transaction(write=False) as tx:
+            found = await tx.oauth_states.find(digest)
+        if found is None:
+            raise state_error("oauth.state_invalid", f"the {what} is unknown")
+        if found.used_at is not None:
+            raise state_error("oauth.state_replayed", f"the {what} was already used")
+        if found.expires_at <= utcnow():
+            raise state_error("oauth.state_expired", "the authorization took longer than 10 minutes")
+        return found
+
+
+class OAuthFlow(RedirectFlow):
     def redirect_uri(self, integration: Integration) -> str:
         return integration.redirect_url or self.callback_url
 
@@ -159,17 +177,7 @@ class OAuthFlow:
 
     async def find_state(self, state: str | None) -> OAuthState:
         """The pending authorization behind ``state``: unknown, expired and used states are refused."""
-        if not state:
-            raise state_error("oauth.state_missing", "the redirect carries no state")
-        async with self.db.transaction(write=False) as tx:
-            pending = await tx.oauth_states.find(tokens.digest(state))
-        if pending is None:
-            raise state_error("oauth.state_invalid", "the state is unknown")
-        if pending.used_at is not None:
-            raise state_error("oauth.state_replayed", "the state was already used")
-        if pending.expires_at <= utcnow():
-            raise state_error("oauth.state_expired", "the authorization took longer than 10 minutes")
-        return pending
+        return await self.pending(tokens.digest(state) if state else None, "state")
 
     async def callback(self, query: Mapping[str, str]) -> Outcome:
         """The browser's redirect back from the provider: never raises a refusal, reports it."""
