@@ -8,13 +8,13 @@ and OAuth-state lookups by token digest (the token is how the tenant is found); 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
 
 from switchyard.core.crypto import MasterKey
-from switchyard.core.http import HttpAnswer, HttpRequest
+from switchyard.core.http import Headers, HttpAnswer, HttpRequest, Outbound, Rate
 from switchyard.core.models import (
     AccessRecord,
     ApiKey,
@@ -251,3 +251,51 @@ class Locks(Protocol):
     def hold(self, key: str, *, wait: bool = True) -> AbstractAsyncContextManager[bool]:
         """Yields True once held; with ``wait=False`` yields False at once when another holder has it."""
         ...
+
+
+class Upstream(Protocol):
+    """A provider's answer on the data plane; the body is read once, as chunks or whole.
+
+    Reading past the request's ``max_response_bytes`` raises ``UpstreamError`` (``provider.response_too_large``);
+    a stall past the timeout raises ``UpstreamError`` (``provider.timeout``, status 504).
+    """
+
+    status: int
+    headers: Headers
+    url: str  # the final URL, after redirects
+
+    def chunks(self) -> AsyncIterator[bytes]: ...
+    async def read(self) -> bytes: ...
+
+
+class DataHttp(Protocol):
+    """The data-plane HTTP client (aiohttp), behind the egress guard.
+
+    Every URL and every redirect hop (at most the configured number) is checked by the guard; the host's
+    address is resolved once, checked, and the connection made to that address. Blocked is ``EgressBlocked``;
+    unreachable, reset or timed out is ``UpstreamError``. The connection is released when the context ends.
+    """
+
+    def open(self, request: Outbound) -> AbstractAsyncContextManager[Upstream]: ...
+    async def close(self) -> None: ...
+
+
+class RateLimiter(Protocol):
+    """Moving-window limits, counted in memory (one process) or in Redis (shared by replicas)."""
+
+    async def hit(self, key: str, rates: Sequence[Rate]) -> float | None:
+        """Count one call against every rate under ``key``: None when allowed, else the seconds to wait.
+
+        A refused call is not counted against any of the rates."""
+        ...
+
+
+class CircuitBreakers(Protocol):
+    """Per-key breakers (provider and tenant): closed, open after consecutive failures, half-open after a
+    cool-down (one trial call), shared through Redis in multi-node mode."""
+
+    async def check(self, key: str) -> None:
+        """Raise ``CircuitOpen`` (with the seconds until half-open) when calls must not go out."""
+        ...
+
+    async def record(self, key: str, *, success: bool) -> None: ...

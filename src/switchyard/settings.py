@@ -56,6 +56,42 @@ class Settings(BaseSettings):
         default=30.0, ge=0, description="Token refresh sweep and revocation retries; 0 turns them off."
     )
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024, description="Largest request body accepted.")
+    egress_allow_http_hosts: str = Field(
+        default="", description="Comma-separated hosts that may be called over plain http (e.g. 127.0.0.1)."
+    )
+    egress_allow_networks: str = Field(
+        default="",
+        description="Comma-separated CIDRs the egress guard lets through although private (e.g. 10.2.0.0/16).",
+    )
+    egress_max_redirects: int = Field(default=5, ge=0, le=20)
+    proxy_timeout_seconds: float = Field(default=30.0, gt=0, description="Longest a provider call may take.")
+    proxy_connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    proxy_max_request_bytes: int = Field(
+        default=100 * 1024 * 1024, ge=1024, description="Largest body the proxy forwards (streamed)."
+    )
+    proxy_max_response_bytes: int = Field(
+        default=100 * 1024 * 1024, ge=1024, description="Largest provider answer the proxy passes on."
+    )
+    action_max_response_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, description="Largest provider answer an action reads."
+    )
+    proxy_retries: int = Field(default=3, ge=0, le=10, description="Default retries for idempotent calls.")
+    tenant_rate_limit: str = Field(
+        default="1000/second", description="Global limit per tenant on proxied calls and actions ('' = none)."
+    )
+    breaker_failure_threshold: int = Field(default=5, ge=1, description="Consecutive failures that open it.")
+    breaker_cooldown_seconds: float = Field(default=30.0, gt=0, description="Open this long, then half-open.")
+    credential_cache_ttl_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="How long a process reuses a connection's opened credentials (0 = off).",
+    )
+    api_key_cache_ttl_seconds: float = Field(
+        default=5.0, ge=0, description="How long a process trusts a checked API key (revocation delay)."
+    )
+    operate_window_seconds: float = Field(
+        default=300.0, gt=0, description="How far an operate request_time may be from now."
+    )
     migrate_on_start: bool | None = Field(
         default=None, description="Upgrade the schema when serving; default: on for SQLite, off otherwise."
     )
@@ -64,6 +100,14 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @property
+    def http_allowed_hosts(self) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in self.egress_allow_http_hosts.split(",") if h.strip())
+
+    @property
+    def allowed_networks(self) -> tuple[str, ...]:
+        return tuple(n.strip() for n in self.egress_allow_networks.split(",") if n.strip())
 
     @property
     def resolved_database_url(self) -> str:

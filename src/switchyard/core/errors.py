@@ -10,12 +10,17 @@ caller should do about them::
     │   ├── NotFound              404  also for another tenant's resources: no existence oracle
     │   ├── Conflict              409  the resource exists or moved on
     │   ├── PayloadTooLarge       413
+    │   ├── EgressBlocked         403  ``egress.blocked``: an outbound URL the egress guard refuses
     │   └── OAuthError            400  the provider refused (``oauth.invalid_grant``, ``oauth.access_denied``)
     ├── AuthError                 the caller must present other credentials
     │   ├── Unauthenticated       401  missing, unknown, wrong, expired or revoked key
     │   └── Forbidden             403  the key lacks a scope
     ├── RetriableError            the same request may succeed later
-    │   └── Unavailable           503  database or credential store unreachable
+    │   ├── Unavailable           503  database or credential store unreachable
+    │   ├── RateLimited           429  a limit was reached before the call (``Retry-After`` says when)
+    │   ├── CircuitOpen           503  ``circuit.open``: the provider failed repeatedly; calls pause
+    │   └── UpstreamError         502  the provider failed (``provider.unavailable``, ``provider.timeout``,
+    │                                  ``provider.bad_response``, ``provider.response_too_large``)
     └── FatalError                an operator must act; retrying will not help
         ├── DecryptFailed         500  ``vault.decrypt_failed``: corrupted ciphertext or a missing key
         └── ConfigurationError         the process refuses to start (key file mode, missing key)
@@ -82,6 +87,11 @@ class PayloadTooLarge(ClientError):
     default_code = "request.too_large"
 
 
+class EgressBlocked(ClientError):
+    status = 403
+    default_code = "egress.blocked"
+
+
 class OAuthError(ClientError):
     """The provider refused an OAuth step; ``error`` is its RFC 6749 error code."""
 
@@ -126,6 +136,62 @@ class RetriableError(SwitchyardError):
 class Unavailable(RetriableError):
     status = 503
     default_code = "service.unavailable"
+
+
+class RateLimited(RetriableError):
+    """Refused before the call; ``retry_after`` (seconds) becomes the ``Retry-After`` header."""
+
+    status = 429
+    default_code = "rate_limit.exceeded"
+
+    def __init__(self, detail: str, *, retry_after: float, code: str | None = None, scope: str = "") -> None:
+        self.retry_after = max(retry_after, 0.0)
+        super().__init__(
+            detail,
+            code=code,
+            remediation=f"Wait {self.retry_after:.1f} s (Retry-After) and send the request again.",
+            extra={"retry_after": round(self.retry_after, 3), **({"limit_scope": scope} if scope else {})},
+        )
+
+
+class CircuitOpen(RetriableError):
+    status = 503
+    default_code = "circuit.open"
+
+    def __init__(self, detail: str, *, retry_after: float) -> None:
+        self.retry_after = max(retry_after, 0.0)
+        super().__init__(
+            detail,
+            remediation="The provider failed repeatedly; calls resume after the cool-down (Retry-After).",
+            extra={"retry_after": round(self.retry_after, 3)},
+        )
+
+
+class UpstreamError(RetriableError):
+    """The provider failed: unreachable, too slow, a 5xx after retries, or an answer that is not what was
+    declared. ``upstream_status`` is the provider's status when it answered."""
+
+    status = 502
+    default_code = "provider.unavailable"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        remediation: str | None = None,
+        upstream_status: int | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(
+            detail,
+            code=code,
+            remediation=remediation,
+            extra={"upstream_status": upstream_status} if upstream_status is not None else None,
+        )
+        self.upstream_status = upstream_status
+        if status is not None:
+            self.status = status  # type: ignore[misc]  # 504 for a timeout
 
 
 class FatalError(SwitchyardError):
