@@ -24,6 +24,10 @@ from switchyard.services.container import Container, build
 from switchyard.settings import Settings
 
 POSTGRES_URL = os.environ.get("SWITCHYARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("SWITCHYARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+MYSQL_URL = os.environ.get("SWITCHYARD_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
+LOOPBACK_HOSTS = "127.0.0.1,localhost"
+LOOPBACK_NETWORKS = "127.0.0.0/8"
 REQUIRE_SERVICES = os.environ.get("SWITCHYARD_TEST_REQUIRE_SERVICES") == "1"
 TEST_MASTER_KEY = "test-k1:" + base64.b64encode(b"\x01" * 32).decode()
 ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -42,6 +46,27 @@ def _skip_or_fail(reason: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"{reason}; SWITCHYARD_TEST_REQUIRE_SERVICES=1 requires it")
     pytest.skip(reason)
+
+
+@pytest.fixture
+async def redis_url() -> str:
+    """The Redis server's URL. Tests share the server, so each names its keys with ``unique_prefix``."""
+    import redis.asyncio as aioredis  # only tests that need Redis import it
+
+    client = aioredis.from_url(REDIS_URL, socket_connect_timeout=3)
+    try:
+        await client.ping()
+    except (OSError, aioredis.RedisError) as exc:
+        _skip_or_fail(f"Redis not reachable at {REDIS_URL} ({type(exc).__name__})")
+    finally:
+        await client.aclose()
+    return REDIS_URL
+
+
+@pytest.fixture
+def unique_prefix() -> str:
+    """A key prefix no other test (or test run) uses, for state in a shared Redis."""
+    return f"sytest-{uuid.uuid4().hex[:12]}"
 
 
 class PostgresDatabases:
@@ -107,6 +132,9 @@ def make_settings(data_dir: Path, database_url: str, **overrides: object) -> Set
         "master_key": TEST_MASTER_KEY,
         "log_format": "json",
         "upkeep_interval_seconds": 0,
+        # The test peers serve plain http on loopback, which the egress guard refuses by default.
+        "egress_allow_http_hosts": LOOPBACK_HOSTS,
+        "egress_allow_networks": LOOPBACK_NETWORKS,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

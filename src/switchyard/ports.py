@@ -3,7 +3,8 @@
 Every method that reads or changes a tenant's data takes the tenant id, so isolation is enforced here,
 once, and not per route. The exceptions are named: API-key lookup by prefix (the tenant is what it finds)
 and the master-key rotation sweep (an operator job over every tenant); connect-session
-and OAuth-state lookups by token digest (the token is how the tenant is found); the refresh sweep.
+and OAuth-state lookups by token digest (the token is how the tenant is found); the refresh sweep; the
+pruning of old operate request ids.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from switchyard.core.http import Headers, HttpAnswer, HttpRequest, Outbound, Rat
 from switchyard.core.models import (
     AccessRecord,
     ApiKey,
+    CallerKey,
     Connection,
     ConnectorOverride,
     ConnectSession,
@@ -179,6 +181,34 @@ class ConnectionRepo(Protocol):
         ...
 
 
+class CallerKeyRepo(Protocol):
+    async def add(self, key: CallerKey) -> None: ...
+    async def get(self, tenant_id: str, kid: str) -> CallerKey | None: ...
+    async def all(self, tenant_id: str) -> list[CallerKey]:
+        """Every key of the tenant, revoked ones too, oldest first."""
+        ...
+
+    async def active(self, tenant_id: str, use: str) -> list[CallerKey]:
+        """The tenant's unrevoked keys of one use, newest first."""
+        ...
+
+    async def revoke(self, tenant_id: str, kid: str, at: datetime) -> bool:
+        """Mark the key revoked; False when it is unknown or already revoked."""
+        ...
+
+
+class OperateRequestRepo(Protocol):
+    """The operate request ids a tenant has used: each is accepted once."""
+
+    async def record(self, tenant_id: str, request_id: str, at: datetime) -> bool:
+        """Remember the id; False when the tenant used it before."""
+        ...
+
+    async def prune(self, before: datetime) -> int:
+        """Upkeep, over every tenant: forget ids received before ``before``; returns how many."""
+        ...
+
+
 class Transaction(Protocol):
     """The repositories of one database transaction: commit on success, roll back on error."""
 
@@ -206,6 +236,10 @@ class Transaction(Protocol):
     def oauth_states(self) -> OAuthStateRepo: ...
     @property
     def connections(self) -> ConnectionRepo: ...
+    @property
+    def caller_keys(self) -> CallerKeyRepo: ...
+    @property
+    def operate_requests(self) -> OperateRequestRepo: ...
 
 
 class Database(Protocol):
@@ -289,6 +323,8 @@ class RateLimiter(Protocol):
         A refused call is not counted against any of the rates."""
         ...
 
+    async def close(self) -> None: ...
+
 
 class CircuitBreakers(Protocol):
     """Per-key breakers (provider and tenant): closed, open after consecutive failures, half-open after a
@@ -299,3 +335,4 @@ class CircuitBreakers(Protocol):
         ...
 
     async def record(self, key: str, *, success: bool) -> None: ...
+    async def close(self) -> None: ...

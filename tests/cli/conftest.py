@@ -16,6 +16,7 @@ import pytest
 
 from switchyard.services.container import Container, build
 from switchyard.settings import Settings
+from tests.conftest import LOOPBACK_HOSTS, LOOPBACK_NETWORKS
 
 COMMAND_TIMEOUT = 30.0
 
@@ -31,6 +32,8 @@ class Cli:
         env.update(
             SWITCHYARD_DATA_DIR=str(self.data_dir),
             SWITCHYARD_ACTIVE_KEY_TTL_SECONDS="0.2",  # keeps rotation passes short
+            SWITCHYARD_EGRESS_ALLOW_HTTP_HOSTS=LOOPBACK_HOSTS,  # the peers serve http on loopback
+            SWITCHYARD_EGRESS_ALLOW_NETWORKS=LOOPBACK_NETWORKS,
             **self.extra_env,
         )
         env.update(overrides or {})
@@ -85,7 +88,14 @@ def demo(cli: Cli) -> dict[str, Any]:
 @asynccontextmanager
 async def open_container(data_dir: Path) -> AsyncIterator[Container]:
     """The services over the same data dir, in this process, to check what the CLI did."""
-    settings = Settings(data_dir=data_dir, database_url=None, master_key=None, master_key_file=None)
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=None,
+        master_key=None,
+        master_key_file=None,
+        egress_allow_http_hosts=LOOPBACK_HOSTS,
+        egress_allow_networks=LOOPBACK_NETWORKS,
+    )
     container = build(settings)
     await container.start(upgrade=False)
     try:

@@ -90,13 +90,16 @@ class ProviderApiPeer:
         self.request_log.clear()
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._auth_middleware])
+        app = web.Application(middlewares=[self._auth_middleware], client_max_size=64 * 1024 * 1024)
         app.router.add_get("/user", self.user)
         app.router.add_get("/items", self.items_by_cursor)
         app.router.add_get("/items-linked", self.items_linked)
         app.router.add_route("*", "/echo", self.echo)
         app.router.add_get("/rate-limited", self.rate_limited)
-        app.router.add_get("/flaky", self.flaky)
+        app.router.add_route("*", "/flaky", self.flaky)
+        app.router.add_get("/bytes", self.stream_bytes)
+        app.router.add_get("/not-json", self.not_json)
+        app.router.add_get("/cookie", self.cookie)
         app.router.add_get("/status/{code:\\d{3}}", self.status)
         app.router.add_get("/slow", self.slow)
         return app
@@ -238,6 +241,28 @@ class ProviderApiPeer:
         if attempt <= self.flaky_times:
             return web.json_response({"error": "temporarily_unavailable"}, status=503)
         return web.json_response({"ok": True, "attempt": attempt})
+
+    async def stream_bytes(self, request: web.Request) -> web.StreamResponse:
+        """``?size=`` bytes of a repeating pattern, streamed in 64 KiB chunks without a Content-Length."""
+        size = int(request.query.get("size", "0"))
+        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+        await response.prepare(request)
+        chunk = bytes(range(256)) * 256
+        sent = 0
+        while sent < size:
+            piece = chunk[: min(len(chunk), size - sent)]
+            await response.write(piece)
+            sent += len(piece)
+        await response.write_eof()
+        return response
+
+    async def not_json(self, request: web.Request) -> web.Response:
+        return web.Response(text="<html>maintenance</html>", content_type="text/html")
+
+    async def cookie(self, request: web.Request) -> web.Response:
+        response = web.json_response({"ok": True}, headers={"X-Provider": "peer"})
+        response.set_cookie("session", "provider-session-cookie")
+        return response
 
     async def status(self, request: web.Request) -> web.Response:
         code = int(request.match_info["code"])

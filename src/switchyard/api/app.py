@@ -11,12 +11,15 @@ from switchyard import __version__, logs
 from switchyard.api import problems
 from switchyard.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from switchyard.api.routes import (
+    actions,
     connections,
     connector_auth,
     connectors,
     health,
     integrations,
     oauth,
+    operate,
+    proxy,
     secrets,
     tenancy,
 )
@@ -53,11 +56,18 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     )
     app.state.container = resolved
     problems.install(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=resolved.settings.max_request_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=resolved.settings.max_request_bytes,
+        exempt_prefixes=(proxy.router.prefix + "/",),  # the proxy streams and enforces its own limit
+    )
     app.add_middleware(RequestContextMiddleware)  # outermost: every response, 413 included, gets an id
     app.include_router(health.router)
     app.include_router(tenancy.router)
     app.include_router(secrets.router)
+    app.include_router(proxy.router)
+    app.include_router(operate.router)
+    app.include_router(actions.router)  # before connectors: /{connector_id}/actions is its own route
     app.include_router(connector_auth.router)  # before connectors: /{connector_id}/auth is its own route
     app.include_router(connectors.router)
     app.include_router(integrations.router)

@@ -15,7 +15,7 @@ def get_container(request: Request) -> Container:
     return container
 
 
-def _bearer(request: Request) -> str | None:
+def bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
@@ -24,7 +24,7 @@ def _bearer(request: Request) -> str | None:
 async def get_principal(
     request: Request, container: Annotated[Container, Depends(get_container)]
 ) -> Principal:
-    return await container.api_keys.authenticate(_bearer(request))
+    return await container.api_keys.authenticate(bearer(request))
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]

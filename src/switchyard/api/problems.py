@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -46,9 +47,13 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _www_authenticate(exc: SwitchyardError) -> dict[str, str] | None:
+def _headers(exc: SwitchyardError) -> dict[str, str] | None:
+    """``WWW-Authenticate`` on a 401; ``Retry-After`` (whole seconds, rounded up) when waiting helps."""
     if isinstance(exc, AuthError) and exc.status == 401:
         return {"WWW-Authenticate": f'Bearer realm="switchyard", error="invalid_token", code="{exc.code}"'}
+    wait = getattr(exc, "retry_after", None)
+    if isinstance(wait, int | float):
+        return {"Retry-After": str(max(math.ceil(wait), 1))}
     return None
 
 
@@ -63,7 +68,7 @@ async def _switchyard_error(_request: Request, exc: Exception) -> JSONResponse:
         title=exc.title,
         remediation=exc.remediation,
         extra=exc.extra or None,
-        headers=_www_authenticate(exc),
+        headers=_headers(exc),
     )
 
 

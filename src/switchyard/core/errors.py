@@ -11,6 +11,8 @@ caller should do about them::
     │   ├── Conflict              409  the resource exists or moved on
     │   ├── PayloadTooLarge       413
     │   ├── EgressBlocked         403  ``egress.blocked``: an outbound URL the egress guard refuses
+    │   ├── ProviderRejected      400  the provider refused the call (``provider.rejected``,
+    │   │                              ``provider.unauthorized``; 404 ``provider.not_found``)
     │   └── OAuthError            400  the provider refused (``oauth.invalid_grant``, ``oauth.access_denied``)
     ├── AuthError                 the caller must present other credentials
     │   ├── Unauthenticated       401  missing, unknown, wrong, expired or revoked key
@@ -90,6 +92,28 @@ class PayloadTooLarge(ClientError):
 class EgressBlocked(ClientError):
     status = 403
     default_code = "egress.blocked"
+
+
+class ProviderRejected(ClientError):
+    """The provider answered 4xx (or 200 with an error flag): the request or the connection must change."""
+
+    status = 400
+    default_code = "provider.rejected"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        remediation: str | None = None,
+        upstream_status: int | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(
+            detail, code=code, remediation=remediation, extra={"upstream_status": upstream_status}
+        )
+        if status is not None:
+            self.status = status  # type: ignore[misc]  # 404 for provider.not_found
 
 
 class OAuthError(ClientError):

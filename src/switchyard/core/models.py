@@ -221,3 +221,17 @@ class Connection:
 class Page(Generic[T]):
     items: list[T]
     next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class CallerKey:
+    """A public key a tenant registered for the operate API: ``sig`` (Ed25519) checks its requests,
+    ``enc`` (X25519) receives sealed results. Revoked keys stay listed, and their kid stays taken."""
+
+    id: str
+    tenant_id: str
+    kid: str
+    use: str  # "sig" | "enc"
+    public_jwk: dict[str, Any]
+    created_at: datetime
+    revoked_at: datetime | None = None

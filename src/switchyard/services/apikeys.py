@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,6 +17,7 @@ from switchyard.core.scopes import Scope, allows, parse_scopes
 from switchyard.ports import Database
 from switchyard.services.authz import require
 
+MAX_CACHED_KEYS = 10_000
 TOUCH_INTERVAL = timedelta(minutes=1)  # how stale last_used_at may get, to spare a write per request
 
 
@@ -34,8 +37,14 @@ def _unauthenticated() -> Unauthenticated:
 
 
 class ApiKeyService:
-    def __init__(self, db: Database) -> None:
+    """``cache_ttl`` > 0 lets a process trust a key it checked for that many seconds: the proxy's hot path
+    then costs no database read per call. A revocation reaches this process at once and other processes
+    within ``cache_ttl`` (SWITCHYARD_API_KEY_CACHE_TTL_SECONDS)."""
+
+    def __init__(self, db: Database, *, cache_ttl: float = 0.0) -> None:
         self.db = db
+        self.cache_ttl = cache_ttl
+        self._checked: dict[bytes, tuple[float, Principal, datetime | None]] = {}
 
     async def issue(
         self,
@@ -80,6 +89,24 @@ class ApiKeyService:
 
     async def authenticate(self, presented: str | None) -> Principal:
         """The principal a presented key stands for; the same work whether the key is unknown or wrong."""
+        if self.cache_ttl <= 0 or not presented:
+            return (await self._authenticate(presented))[0]
+        fingerprint = hashlib.sha256(presented.encode("utf-8")).digest()
+        cached = self._checked.get(fingerprint)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now and (cached[2] is None or cached[2] > utcnow()):
+            return cached[1]
+        principal, expires_at = await self._authenticate(presented)
+        if len(self._checked) >= MAX_CACHED_KEYS:
+            self._checked.clear()
+        self._checked[fingerprint] = (now + self.cache_ttl, principal, expires_at)
+        return principal
+
+    def forget(self, key_id: str) -> None:
+        """Drop a key from this process's cache (on revocation)."""
+        self._checked = {fp: entry for fp, entry in self._checked.items() if entry[1].api_key_id != key_id}
+
+    async def _authenticate(self, presented: str | None) -> tuple[Principal, datetime | None]:
         lookup = apikeys.lookup_of(presented or "")
         async with self.db.transaction(write=False) as tx:
             key = await tx.api_keys.find_by_lookup(lookup or "")
@@ -93,9 +120,10 @@ class ApiKeyService:
         if key.last_used_at is None or now - key.last_used_at > TOUCH_INTERVAL:
             async with self.db.transaction() as tx:
                 await tx.api_keys.touch(key.tenant_id, key.id, now)
-        return Principal(
+        principal = Principal(
             tenant_id=key.tenant_id, actor=f"api_key:{key.id}", scopes=key.scopes, api_key_id=key.id
         )
+        return principal, key.expires_at
 
     async def list_keys(self, tenant_id: str, principal: Principal | None = None) -> list[ApiKey]:
         if principal is not None:
@@ -106,6 +134,7 @@ class ApiKeyService:
     async def revoke(self, tenant_id: str, key_id: str, principal: Principal | None = None) -> None:
         if principal is not None:
             require(principal, Scope.ADMIN)
+        self.forget(key_id)
         async with self.db.transaction() as tx:
             if not await tx.api_keys.revoke(tenant_id, key_id, utcnow()):
                 existing = await tx.api_keys.get(tenant_id, key_id)

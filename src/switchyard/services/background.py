@@ -15,6 +15,7 @@ from switchyard.core.errors import SwitchyardError
 from switchyard.logs import get_logger
 from switchyard.ports import Database
 from switchyard.services.connection_actions import ConnectionActions
+from switchyard.services.operate import OperateService
 from switchyard.services.refresh import Refresher
 from switchyard.services.vault import Vault
 
@@ -24,8 +25,16 @@ STATE_RETENTION = timedelta(days=1)
 
 class Upkeep:
     def __init__(
-        self, db: Database, vault: Vault, refresher: Refresher, actions: ConnectionActions, *, interval: float
+        self,
+        db: Database,
+        vault: Vault,
+        refresher: Refresher,
+        actions: ConnectionActions,
+        operate: OperateService,
+        *,
+        interval: float,
     ) -> None:
+        self.operate = operate
         self.db = db
         self.vault = vault
         self.refresher = refresher
@@ -37,7 +46,13 @@ class Upkeep:
         refreshed = await self.refresher.sweep()
         revoked = await self.actions.retry_revocations()
         forgotten = await self._forget_abandoned_states()
-        return {"refreshed": refreshed, "revoked": revoked, "expired_states": forgotten}
+        pruned = await self.operate.prune_request_ids()
+        return {
+            "refreshed": refreshed,
+            "revoked": revoked,
+            "expired_states": forgotten,
+            "operate_request_ids": pruned,
+        }
 
     async def _forget_abandoned_states(self) -> int:
         """Authorizations never completed: the rows and their sealed verifiers or request secrets."""

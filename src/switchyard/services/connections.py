@@ -9,7 +9,7 @@ credentials masked never decrypts.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -60,6 +60,11 @@ class ConnectionsService:
     def __init__(self, db: Database, vault: Vault) -> None:
         self.db = db
         self.vault = vault
+        self.changed: list[Callable[[str], None]] = []  # told the id when credentials change or go
+
+    def _tell(self, connection_id: str) -> None:
+        for listener in self.changed:
+            listener(connection_id)
 
     async def seal(self, tenant_id: str, connection_id: str, values: Mapping[str, Any]) -> VaultItem:
         raw = json.dumps(dict(values), separators=(",", ":")).encode("utf-8")
@@ -193,6 +198,7 @@ class ConnectionsService:
         await tx.vault_items.add(item)
         await tx.connections.update(updated)
         await tx.vault_items.delete(connection.tenant_id, [connection.credentials_item_id])
+        self._tell(connection.id)
         return updated, old
 
     async def remove(self, connection: Connection) -> None:
@@ -201,4 +207,5 @@ class ConnectionsService:
             items = await tx.vault_items.get_many(connection.tenant_id, [connection.credentials_item_id])
             await tx.connections.delete(connection.tenant_id, connection.id)
             await tx.vault_items.delete(connection.tenant_id, [connection.credentials_item_id])
+        self._tell(connection.id)
         await self.vault.destroy(items)

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from switchyard.adapters.breakers import breakers_for
 from switchyard.adapters.catalog_files import load_builtin_catalog
 from switchyard.adapters.credential_stores import DatabaseStore, ExternalStore
+from switchyard.adapters.data_http import AiohttpDataHttp
 from switchyard.adapters.db.engine import SqlDatabase
+from switchyard.adapters.egress import policy_from_settings
 from switchyard.adapters.files import private_dir
 from switchyard.adapters.http import ControlHttp
 from switchyard.adapters.keyfile import EnvKeySource, KeyFileSource
 from switchyard.adapters.locks import locks_for
 from switchyard.adapters.nango import NangoClient
+from switchyard.adapters.ratelimits import rate_limiter_for
+from switchyard.adapters.sql_runner import sql_runner
+from switchyard.core import retry
+from switchyard.core.egress import EgressPolicy
 from switchyard.core.errors import ConfigurationError
-from switchyard.ports import CiphertextStore, KeySource
+from switchyard.ports import CiphertextStore, DataHttp, KeySource
+from switchyard.services.actions import ActionsService
 from switchyard.services.apikeys import ApiKeyService
 from switchyard.services.background import Upkeep
 from switchyard.services.catalog import CatalogService
@@ -25,9 +33,12 @@ from switchyard.services.keyring import Keyring
 from switchyard.services.nango_provider import NangoProvider
 from switchyard.services.oauth1_flow import OAuth1Flow
 from switchyard.services.oauth_flow import OAuthFlow
+from switchyard.services.operate import OperateService
+from switchyard.services.proxy import ProxyService
 from switchyard.services.refresh import Refresher
 from switchyard.services.rotation import Rotation
 from switchyard.services.secrets import SecretsService
+from switchyard.services.targets import Targets
 from switchyard.services.tenancy import TenancyService
 from switchyard.services.vault import DataKeyCache, Vault
 from switchyard.services.verify import Verifier
@@ -54,6 +65,10 @@ class Container:
     refresher: Refresher
     connection_actions: ConnectionActions
     upkeep: Upkeep
+    data_http: DataHttp
+    proxy: ProxyService
+    actions: ActionsService
+    operate: OperateService
     external_store: ExternalStore | None = None
     nango_client: NangoClient | None = None
 
@@ -72,6 +87,9 @@ class Container:
     async def close(self) -> None:
         await self.upkeep.stop()
         await self.control_http.close()
+        await self.data_http.close()
+        await self.proxy.limiter.close()
+        await self.proxy.breakers.close()
         if self.nango_client is not None:
             await self.nango_client.close()
         if self.external_store is not None:
@@ -108,7 +126,8 @@ def build(settings: Settings) -> Container:
     tenancy = TenancyService(db)
     integrations = IntegrationsService(db, vault, catalog, secrets, nango_enabled=nango_enabled)
     connections = ConnectionsService(db, vault)
-    control_http = ControlHttp()
+    egress = policy_from_settings(settings)
+    control_http = ControlHttp(policy=egress)
     oauth = OAuthFlow(
         db,
         vault,
@@ -139,13 +158,21 @@ def build(settings: Settings) -> Container:
     actions = ConnectionActions(
         db, catalog, integrations, connections, refresher, Verifier(control_http), control_http
     )
+    proxy = build_proxy(settings, db, catalog, integrations, refresher, egress)
+    typed_actions = ActionsService(
+        catalog,
+        proxy,
+        max_response_bytes=settings.action_max_response_bytes,
+        sql=sql_runner(egress, timeout=settings.proxy_timeout_seconds),
+    )
+    operate = OperateService(db, keyring, typed_actions, window_seconds=settings.operate_window_seconds)
     return Container(
         settings=settings,
         db=db,
         keyring=keyring,
         vault=vault,
         tenancy=tenancy,
-        api_keys=ApiKeyService(db),
+        api_keys=ApiKeyService(db, cache_ttl=settings.api_key_cache_ttl_seconds),
         secrets=secrets,
         rotation=Rotation(db, keyring, vault),
         catalog=catalog,
@@ -157,7 +184,42 @@ def build(settings: Settings) -> Container:
         control_http=control_http,
         refresher=refresher,
         connection_actions=actions,
-        upkeep=Upkeep(db, vault, refresher, actions, interval=settings.upkeep_interval_seconds),
+        upkeep=Upkeep(db, vault, refresher, actions, operate, interval=settings.upkeep_interval_seconds),
+        data_http=proxy.http,
+        proxy=proxy,
+        actions=typed_actions,
+        operate=operate,
         external_store=external,
         nango_client=nango_client,
+    )
+
+
+def build_proxy(
+    settings: Settings,
+    db: SqlDatabase,
+    catalog: CatalogService,
+    integrations: IntegrationsService,
+    refresher: Refresher,
+    egress: EgressPolicy,
+) -> ProxyService:
+    targets = Targets(db, catalog, integrations, refresher, ttl=settings.credential_cache_ttl_seconds)
+    refresher.connections.changed.append(targets.forget)  # a refresh or disconnect here drops the cache
+    http = AiohttpDataHttp(
+        egress,
+        timeout=settings.proxy_timeout_seconds,
+        connect_timeout=settings.proxy_connect_timeout_seconds,
+        max_response_bytes=settings.proxy_max_response_bytes,
+    )
+    return ProxyService(
+        targets,
+        http,
+        rate_limiter_for(settings.redis_url),
+        breakers_for(
+            settings.redis_url,
+            threshold=settings.breaker_failure_threshold,
+            cooldown=settings.breaker_cooldown_seconds,
+        ),
+        tenant_rates=retry.parse_rates(settings.tenant_rate_limit) if settings.tenant_rate_limit else (),
+        default_retries=settings.proxy_retries,
+        timeout=settings.proxy_timeout_seconds,
     )

@@ -246,3 +246,25 @@ connections = sa.Table(
     sa.Index(None, "tenant_id", "integration_id"),
     sa.Index(None, "status", "expires_at"),
 )
+
+caller_keys = sa.Table(
+    "caller_keys",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("tenant_id", Id, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kid", sa.String(128), nullable=False),
+    sa.Column("use", sa.String(8), nullable=False),
+    sa.Column("public_jwk", sa.JSON, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("revoked_at", Timestamp),
+    sa.UniqueConstraint("tenant_id", "kid"),
+)
+
+operate_requests = sa.Table(
+    "operate_requests",
+    metadata,
+    sa.Column("tenant_id", Id, sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("request_id", sa.String(64), primary_key=True),
+    sa.Column("received_at", Timestamp, nullable=False),
+    sa.Index(None, "received_at"),
+)

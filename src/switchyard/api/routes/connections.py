@@ -94,6 +94,7 @@ async def update_connection(
 
 
 @router.post("/{connection_id}/test", summary="Test the connection live (seed 001)")
+@router.post("/{connection_id}/test-connection", summary="Seed 001's name for the live connection test")
 async def test_connection(connection_id: str, principal: PrincipalDep, container: ContainerDep) -> TestResult:
     verdict = await container.connection_actions.test(principal, connection_id)
     return TestResult(

@@ -234,6 +234,11 @@ class RateLimits(Model):
     requests_per_hour: float | None = Field(default=None, gt=0)
     burst: int | None = Field(default=None, ge=1)
     concurrency: int | None = Field(default=None, ge=1)
+    per: Literal["connection", "tenant"] = Field(
+        default="connection",
+        description="Whom the limits count: each connection (a provider's per-token limit), or all of a "
+        "tenant's connections to this provider together (an app-wide limit).",
+    )
 
 
 class Versioning(Model):
@@ -275,7 +280,11 @@ class ActionResponse(Model):
     ok_path: str | None = Field(
         default=None, description="A boolean in the answer that must be true (Slack's ok), else an error."
     )
-    error_path: str | None = Field(default=None, description="Where the provider's error message is.")
+    error_path: str | None = Field(
+        default=None,
+        description="Where the provider's error message is; without okPath, a value there is itself a "
+        "failure (GraphQL's errors.0.message in a 200 answer).",
+    )
     empty: Literal["null", "object"] = Field(
         default="null", description="What a 204 or an empty body becomes: null or {}."
     )

@@ -1,0 +1,353 @@
+"""The proxy's throughput and latency: wrk against a loopback upstream, a minimal proxy, and Switchyard.
+
+    python bench/proxy.py [--duration 10] [--warmup 3] [--connections 1,32] [--no-pin]
+
+Starts three servers, each in its own process with one event loop:
+
+* the upstream: a tiny JSON endpoint (aiohttp on uvloop) that answers 401 unless ``X-Api-Key`` is right;
+* the minimal proxy: about 30 lines of Starlette under uvicorn with one shared aiohttp ``ClientSession``,
+  forwarding method, path, query, headers (not hop-by-hop) and body with a fixed ``X-Api-Key`` injected,
+  and nothing else: the ceiling for a Python proxy on this machine;
+* Switchyard: ``create_app`` under the same uvicorn settings (uvloop, httptools, one worker), SQLite in a
+  temp data dir, logging INFO JSON lines to a file, every default left as it is except the tenant rate
+  limit (raised from 1,000/s so that no call is refused) and the egress guard (loopback allowed).
+
+A tenant and a proxy-scoped key come from the CLI, the connector definition, integration, end user and
+connection from the HTTP API. Then ``wrk -t1 --latency`` drives the upstream directly, the minimal proxy and
+Switchyard's ``/api/v1/proxy/json`` at each connection count (a warm-up run first), and this prints
+requests/s, p50 and p99 for each, Switchyard's added p50 over direct at 1 connection, and last the ratio
+of Switchyard's requests/s to the minimal proxy's at 32 connections. With two or more CPUs the proxies run
+on CPU 0 and the upstream and wrk on CPU 1 (``--no-pin`` leaves placement to the scheduler).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+UPSTREAM_KEY = "bench-upstream-key-0123456789abcdef"
+ANSWER = b'{"id":42,"name":"switchyard","ok":true,"items":[1,2,3]}'
+HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+     "transfer-encoding", "upgrade", "host", "content-length"}
+)  # fmt: skip
+
+
+def definition(upstream_url: str) -> str:
+    return f"""
+name: bench
+version: 1.0.0
+displayName: Bench upstream
+authenticationMethods:
+  - type: api_key
+    credentials:
+      api_key: {{title: API key, secret: true}}
+    inject: {{in: header, name: X-Api-Key, format: "{{{{api_key}}}}"}}
+proxy: {{baseUrl: "{upstream_url}"}}
+"""
+
+
+# --- the upstream: python bench/proxy.py upstream PORT --------------------------------------------------
+
+
+def run_upstream(port: int) -> None:
+    import uvloop
+    from aiohttp import web
+
+    async def answer(request: web.Request) -> web.Response:
+        if request.headers.get("X-Api-Key") != UPSTREAM_KEY:
+            return web.Response(status=401, body=b'{"error":"bad key"}', content_type="application/json")
+        return web.Response(body=ANSWER, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", answer)
+    uvloop.install()
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+# --- the minimal proxy: uvicorn --app-dir bench --factory proxy:minimal_proxy -----------------------------
+
+
+def minimal_proxy() -> object:
+    import aiohttp
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    upstream = os.environ["BENCH_UPSTREAM_URL"]
+    shared: dict[str, aiohttp.ClientSession] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        async with aiohttp.ClientSession(auto_decompress=False) as session:
+            shared["session"] = session
+            yield
+
+    async def forward(request: Request) -> Response:
+        url = upstream + request.url.path + ("?" + request.url.query if request.url.query else "")
+        headers = [(n, v) for n, v in request.headers.items() if n not in HOP_BY_HOP]
+        headers.append(("X-Api-Key", UPSTREAM_KEY))
+        body = await request.body()
+        async with shared["session"].request(
+            request.method, url, headers=headers, data=body or None, allow_redirects=False
+        ) as answer:
+            content = await answer.read()
+            kept = {n: v for n, v in answer.headers.items() if n.lower() not in HOP_BY_HOP}
+            return Response(content, answer.status, headers=kept)
+
+    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+    return Starlette(routes=[Route("/{path:path}", forward, methods=methods)], lifespan=lifespan)
+
+
+# --- the benchmark --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Result:
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    bad: int  # non-2xx/3xx answers and socket errors
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the server for {url} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # any answer, even 401, means it listens
+                return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"{url} did not come up in {seconds:.0f} s")
+
+
+def api(base: str, method: str, path: str, key: str, body: object, content_type: str) -> dict[str, object]:
+    data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+    request = urllib.request.Request(
+        base + path,
+        data=data,
+        method=method,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": content_type},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        parsed: dict[str, object] = json.loads(answer.read() or b"{}")
+        return parsed
+
+
+def cli(env: dict[str, str], *args: str) -> dict[str, object]:
+    done = subprocess.run(
+        [sys.executable, "-m", "switchyard.cli.main", *args, "--json"],
+        env=env, capture_output=True, check=True, text=True,
+    )  # fmt: skip
+    parsed: dict[str, object] = json.loads(done.stdout)
+    return parsed
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    return float(number) * _UNITS[unit]
+
+
+def parse_wrk(output: str) -> Result:
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    p50 = re.search(r"^\s+50%\s+(\S+)", output, re.MULTILINE)
+    p99 = re.search(r"^\s+99%\s+(\S+)", output, re.MULTILINE)
+    total = re.search(r"(\d+) requests in", output)
+    if not (rate and p50 and p99 and total):
+        raise SystemExit(f"cannot read wrk's output:\n{output}")
+    bad = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", output))
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    bad += sum(int(n) for n in errors.groups()) if errors else 0
+    return Result(float(rate.group(1)), _ms(p50.group(1)), _ms(p99.group(1)), int(total.group(1)), bad)
+
+
+def wrk(url: str, headers: dict[str, str], connections: int, seconds: float, cpu: str | None) -> Result:
+    command = [*(["taskset", "-c", cpu] if cpu else []), "wrk", "-t1", f"-c{connections}"]
+    command += [f"-d{seconds:g}s", "--latency", "--timeout", "5s"]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    done = subprocess.run([*command, url], capture_output=True, check=True, text=True)
+    return parse_wrk(done.stdout)
+
+
+@contextlib.contextmanager
+def started(
+    command: list[str], env: dict[str, str], cpu: str | None, log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [*(["taskset", "-c", cpu] if cpu else []), *command],
+            env=env, stdout=sink, stderr=sink, cwd=REPO,
+        )  # fmt: skip
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def uvicorn(target: str, port: int, *more: str) -> list[str]:
+    return [
+        sys.executable, "-m", "uvicorn", target, "--factory", "--host", "127.0.0.1", "--port", str(port),
+        "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "info", *more,
+    ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Servers:
+    targets: dict[str, tuple[str, dict[str, str]]]  # name: (url, headers)
+    switchyard: subprocess.Popen[bytes]
+    switchyard_log: Path
+
+
+@contextlib.contextmanager
+def servers(data: Path, proxy_cpu: str | None, client_cpu: str | None) -> Iterator[Servers]:
+    """The upstream, the minimal proxy and Switchyard, running, with a connection to call through."""
+    ports = {name: free_port() for name in ("upstream", "minimal", "switchyard")}
+    upstream_url = f"http://127.0.0.1:{ports['upstream']}"
+    base = f"http://127.0.0.1:{ports['switchyard']}"
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHYARD_")}
+    base_env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), base_env.get("PYTHONPATH", "")])
+    env = base_env | {
+        "SWITCHYARD_DATA_DIR": str(data / "switchyard"),
+        "SWITCHYARD_LOG_LEVEL": "INFO",
+        "SWITCHYARD_LOG_FORMAT": "json",
+        "SWITCHYARD_EGRESS_ALLOW_HTTP_HOSTS": "127.0.0.1",
+        "SWITCHYARD_EGRESS_ALLOW_NETWORKS": "127.0.0.0/8",
+        "SWITCHYARD_TENANT_RATE_LIMIT": "1000000/second",
+        "SWITCHYARD_PUBLIC_BASE_URL": base,
+    }
+    admin = str(cli(env, "tenants", "create", "bench")["api_key"]["key"])  # type: ignore[index]
+    key = str(cli(env, "keys", "create", "-t", "bench", "-n", "bench", "-s", "proxy")["key"])
+
+    upstream_cmd = [sys.executable, str(Path(__file__).resolve()), "upstream", str(ports["upstream"])]
+    minimal_cmd = uvicorn("proxy:minimal_proxy", ports["minimal"], "--app-dir", str(REPO / "bench"))
+    minimal_env = base_env | {"BENCH_UPSTREAM_URL": upstream_url}
+    switchyard_cmd = uvicorn("switchyard.api.app:create_app", ports["switchyard"])
+    switchyard_log = data / "switchyard.log"
+    with (
+        started(upstream_cmd, base_env, client_cpu, data / "upstream.log") as upstream,
+        started(minimal_cmd, minimal_env, proxy_cpu, data / "minimal.log") as minimal,
+        started(switchyard_cmd, env, proxy_cpu, switchyard_log) as switchyard,
+    ):
+        wait_ready(upstream_url + "/", upstream)
+        wait_ready(f"http://127.0.0.1:{ports['minimal']}/", minimal)
+        wait_ready(base + "/healthz", switchyard)
+        as_json = "application/json"
+        api(base, "PUT", "/api/v1/connectors/bench", admin, definition(upstream_url), "application/yaml")
+        integration = {
+            "key": "bench",
+            "connector_id": "bench",
+            "auth_provider": "direct",
+            "auth_type": "api_key",
+        }
+        api(base, "POST", "/api/v1/integrations", admin, integration, as_json)
+        api(base, "POST", "/api/v1/end-users", admin, {"external_id": "u1"}, as_json)
+        credentials = {"api_key": UPSTREAM_KEY}
+        connection = {"integration": "bench", "end_user_id": "u1", "credentials": credentials}
+        made = api(base, "POST", "/api/v1/connections", admin, connection, as_json)
+        yield Servers(
+            targets={
+                "direct": (upstream_url + "/json", {"X-Api-Key": UPSTREAM_KEY}),
+                "minimal proxy": (f"http://127.0.0.1:{ports['minimal']}/json", {}),
+                "switchyard": (
+                    base + "/api/v1/proxy/json",
+                    {"Authorization": f"Bearer {key}", "Connection-Id": str(made["id"])},
+                ),
+            },
+            switchyard=switchyard,
+            switchyard_log=switchyard_log,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("role", nargs="?", default="bench", choices=["bench", "upstream"])
+    parser.add_argument("port", nargs="?", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run (default 10)")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up per target (default 3)")
+    parser.add_argument("--connections", default="1,32", help="connection counts (default 1,32)")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin the processes to CPUs")
+    parser.add_argument("--keep-log", type=Path, help="copy Switchyard's log lines to this file")
+    args = parser.parse_args()
+    if args.role == "upstream":
+        run_upstream(args.port)
+        return
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (Debian package wrk)")
+    counts = [int(c) for c in args.connections.split(",")]
+    pin = not args.no_pin and (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
+    proxy_cpu, client_cpu = ("0", "1") if pin else (None, None)
+
+    with tempfile.TemporaryDirectory() as tmp, servers(Path(tmp), proxy_cpu, client_cpu) as running:
+        lines_before = running.switchyard_log.read_bytes().count(b"\n")
+        results: dict[tuple[str, int], Result] = {}
+        for count in counts:
+            for name, (url, headers) in running.targets.items():
+                if args.warmup > 0:
+                    wrk(url, headers, count, args.warmup, client_cpu)
+                results[name, count] = wrk(url, headers, count, args.duration, client_cpu)
+        switchyard_lines = running.switchyard_log.read_bytes().count(b"\n") - lines_before
+        if args.keep_log:
+            shutil.copyfile(running.switchyard_log, args.keep_log)
+
+    print(f"python {sys.version.split()[0]}; {os.cpu_count()} cpus; wrk -t1 -d{args.duration:g}s --latency; "
+          f"pinned: {'proxies on cpu 0, upstream and wrk on cpu 1' if pin else 'no'}")  # fmt: skip
+    print(f"{'target':<15}{'conns':>6}{'req/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'bad':>6}")
+    for (name, count), result in results.items():
+        print(
+            f"{name:<15}{count:>6}{result.requests_per_s:>11,.0f}{result.p50_ms:>9.3f}"
+            f"{result.p99_ms:>9.3f}{result.bad:>6}"
+        )
+    measured = sum(r.requests for (name, _), r in results.items() if name == "switchyard")
+    warm = " + warm-up" if args.warmup > 0 else ""
+    print(f"switchyard log: {switchyard_lines:,} lines for {measured:,} measured{warm} requests")
+    if any(r.bad for r in results.values()):
+        print("WARNING: some answers were not 2xx/3xx or sockets failed; the figures are not comparable")
+    low, high = min(counts), max(counts)
+    added = results["switchyard", low].p50_ms - results["direct", low].p50_ms
+    print(f"switchyard added p50 over direct at {low} connection(s): {added:.3f} ms (target <= 0.5 ms)")
+    ratio = results["switchyard", high].requests_per_s / results["minimal proxy", high].requests_per_s
+    print(f"ratio: switchyard/minimal_proxy requests_per_s at {high} connections={ratio:.3f} (target >= 0.7)")
+
+
+if __name__ == "__main__":
+    main()
