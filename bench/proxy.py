@@ -36,7 +36,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -127,6 +127,7 @@ class Result:
     p99_ms: float
     requests: int
     bad: int  # non-2xx/3xx answers and socket errors
+    cpu_us: float = 0.0  # CPU time of the server under test per request (user + system), microseconds
 
 
 def free_port() -> int:
@@ -193,6 +194,12 @@ def parse_wrk(output: str) -> Result:
     return Result(float(rate.group(1)), _ms(p50.group(1)), _ms(p99.group(1)), int(total.group(1)), bad)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wrk(url: str, headers: dict[str, str], connections: int, seconds: float, cpu: str | None) -> Result:
     command = [*(["taskset", "-c", cpu] if cpu else []), "wrk", "-t1", f"-c{connections}"]
     command += [f"-d{seconds:g}s", "--latency", "--timeout", "5s"]
@@ -232,13 +239,17 @@ def uvicorn(target: str, port: int, *more: str) -> list[str]:
 @dataclass(frozen=True)
 class Servers:
     targets: dict[str, tuple[str, dict[str, str]]]  # name: (url, headers)
+    pids: dict[str, int]  # name: the server that answers it
     switchyard: subprocess.Popen[bytes]
     switchyard_log: Path
 
 
 @contextlib.contextmanager
-def servers(data: Path, proxy_cpu: str | None, client_cpu: str | None) -> Iterator[Servers]:
-    """The upstream, the minimal proxy and Switchyard, running, with a connection to call through."""
+def servers(
+    data: Path, proxy_cpu: str | None, client_cpu: str | None, settings: dict[str, str] | None = None
+) -> Iterator[Servers]:
+    """The upstream, the minimal proxy and Switchyard (``settings``: more SWITCHYARD_* variables), running,
+    with a connection to call through."""
     ports = {name: free_port() for name in ("upstream", "minimal", "switchyard")}
     upstream_url = f"http://127.0.0.1:{ports['upstream']}"
     base = f"http://127.0.0.1:{ports['switchyard']}"
@@ -252,6 +263,7 @@ def servers(data: Path, proxy_cpu: str | None, client_cpu: str | None) -> Iterat
         "SWITCHYARD_EGRESS_ALLOW_NETWORKS": "127.0.0.0/8",
         "SWITCHYARD_TENANT_RATE_LIMIT": "1000000/second",
         "SWITCHYARD_PUBLIC_BASE_URL": base,
+        **(settings or {}),
     }
     admin = str(cli(env, "tenants", "create", "bench")["api_key"]["key"])  # type: ignore[index]
     key = str(cli(env, "keys", "create", "-t", "bench", "-n", "bench", "-s", "proxy")["key"])
@@ -291,6 +303,7 @@ def servers(data: Path, proxy_cpu: str | None, client_cpu: str | None) -> Iterat
                     {"Authorization": f"Bearer {key}", "Connection-Id": str(made["id"])},
                 ),
             },
+            pids={"direct": upstream.pid, "minimal proxy": minimal.pid, "switchyard": switchyard.pid},
             switchyard=switchyard,
             switchyard_log=switchyard_log,
         )
@@ -324,18 +337,21 @@ def main() -> None:
             for name, (url, headers) in running.targets.items():
                 if args.warmup > 0:
                     wrk(url, headers, count, args.warmup, client_cpu)
-                results[name, count] = wrk(url, headers, count, args.duration, client_cpu)
+                before = cpu_seconds(running.pids[name])
+                result = wrk(url, headers, count, args.duration, client_cpu)
+                spent = cpu_seconds(running.pids[name]) - before
+                results[name, count] = replace(result, cpu_us=spent / max(result.requests, 1) * 1e6)
         switchyard_lines = running.switchyard_log.read_bytes().count(b"\n") - lines_before
         if args.keep_log:
             shutil.copyfile(running.switchyard_log, args.keep_log)
 
     print(f"python {sys.version.split()[0]}; {os.cpu_count()} cpus; wrk -t1 -d{args.duration:g}s --latency; "
           f"pinned: {'proxies on cpu 0, upstream and wrk on cpu 1' if pin else 'no'}")  # fmt: skip
-    print(f"{'target':<15}{'conns':>6}{'req/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'bad':>6}")
+    print(f"{'target':<15}{'conns':>6}{'req/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'cpu us/req':>12}{'bad':>6}")
     for (name, count), result in results.items():
         print(
             f"{name:<15}{count:>6}{result.requests_per_s:>11,.0f}{result.p50_ms:>9.3f}"
-            f"{result.p99_ms:>9.3f}{result.bad:>6}"
+            f"{result.p99_ms:>9.3f}{result.cpu_us:>12.0f}{result.bad:>6}"
         )
     measured = sum(r.requests for (name, _), r in results.items() if name == "switchyard")
     warm = " + warm-up" if args.warmup > 0 else ""

@@ -2,17 +2,31 @@
 
 Standard-library loggers (uvicorn, alembic) go through the same processors, so no line escapes redaction.
 
-The hot path logs a line per proxied call, so the pipeline is kept cheap without weakening it: the
-redaction step checks each field name against the secret-like pattern once per name (remembered), works
-out the spellings of the request's released values once per line, and only hands a text to the full
-redaction when it holds one of them or something shaped like an API key (``syk_``); structlog's own lines
-skip the standard library's record copy in the formatter (the rendering is the same).
+The proxy writes a line per call, so the pipeline is kept cheap without weakening it:
+
+* a line below the level is dropped before any processing;
+* redaction checks each field name against the secret-like pattern once per name (remembered), and hands a
+  text to the full ``redact_text`` only when it holds a released value, a backslash (every other spelling
+  of a value, inside a repr or a JSON string, has one: checked against the redaction module when this
+  module loads, and when that no longer holds every text goes to ``redact_text``) or something shaped like
+  an API key (``syk_``);
+* the timestamp reuses its formatted second; the JSON encoder is built once, not per line;
+* structlog's own records skip the standard library's record copy in the formatter (same rendering), and
+  records carry no caller, thread or process information (no line shows it; the logging HOWTO's
+  "Optimization" section lists these switches);
+* ``get_logger`` binds a logger once per structlog configuration, where structlog's lazy proxy (its
+  caching is off, so that a later configuration takes effect) binds one anew for every line.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+import time
+from collections.abc import Collection
+from datetime import UTC, datetime
+from json import encoder as json_encoder
 from typing import Any
 
 import structlog
@@ -43,24 +57,101 @@ def _secret_name(key: str) -> bool:
     return found
 
 
+def _escapes_use_backslashes() -> bool:
+    """Whether every spelling ``redaction`` looks for, other than a value itself, contains a backslash."""
+    probes = [
+        "plain",
+        "it's",
+        'say "hi"',
+        "back\\slash",
+        "new\nline",
+        "tab\there",
+        "ünï",
+        "€",
+        "a/b c%",
+        "\x7f",
+    ]
+    return all(s == value or "\\" in s for value in probes for s in redaction._spellings(value))
+
+
+_BACKSLASH_RULE = _escapes_use_backslashes()
+
+
+def _may_hold(text: str, released: Collection[str]) -> bool:
+    """False only when ``text`` cannot hold a released value in any spelling, nor an API key."""
+    if _API_KEY_MARK in text:
+        return True
+    if not released:
+        return False
+    if not _BACKSLASH_RULE or "\\" in text:
+        return True
+    return any(value in text for value in released)
+
+
+_SCALARS = (int, float, bool)
+
+
 def _redact(_logger: Any, _name: str, event: EventDict) -> EventDict:
-    """``redact`` on every field (the ``event`` text by value only), with the common cases short-cut."""
+    """``redact`` on every field (the ``event`` text by value only), with the common cases short-cut: the
+    texts are first checked together, and only a field that needs it is replaced."""
     released = context.released_values()
-    spellings = [s for value in released for s in redaction._spellings(value) if s]
-    cleaned: EventDict = {}
+    clean = not _may_hold("\x00".join([v for v in event.values() if type(v) is str]), released)
+    names = _secret_names
     for key, value in event.items():
-        named = key != "event"
-        if named and _secret_name(key):
-            cleaned[key] = redaction.REDACTED
+        secret = names.get(key)
+        if secret is None:
+            secret = _secret_name(key)
+        if secret and key != "event":
+            event[key] = redaction.REDACTED
         elif type(value) is str:
-            if _API_KEY_MARK in value or any(s in value for s in spellings):
-                value = redact_text(value, released)
-            cleaned[key] = value
-        elif value is None or type(value) in (int, float, bool):
-            cleaned[key] = value
-        else:
-            cleaned[key] = redact(value, released, key if named else None)
-    return cleaned
+            if not clean and _may_hold(value, released):
+                event[key] = redact_text(value, released)
+        elif value is not None and type(value) not in _SCALARS:
+            event[key] = redact(value, released, None if key == "event" else key)
+    return event
+
+
+class _Timestamp:
+    """``timestamp``: ISO 8601 in UTC with microseconds, as structlog's ``TimeStamper(fmt="iso", utc=True)``
+    writes it, with the date and time of day formatted once per second."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, _logger: Any, _name: str, event: EventDict) -> EventDict:
+        now = time.time_ns() // 1000
+        second, micro = divmod(now, 1_000_000)
+        if second != self._second:
+            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._second = second
+        event["timestamp"] = f"{self._prefix}.{micro:06d}Z" if micro else self._prefix + "Z"
+        return event
+
+
+def _json_fallback(value: Any) -> Any:
+    """What structlog's JSON renderer writes for a value JSON has no type for."""
+    render = getattr(value, "__structlog__", None)
+    return render() if callable(render) else repr(value)
+
+
+def _json_renderer() -> Processor:
+    """``json.dumps(event, default=...)`` as structlog's ``JSONRenderer`` calls it, with the C encoder built
+    once. Redacted event dicts are new dicts and lists, so they hold no cycles to look for."""
+    make = getattr(json_encoder, "c_make_encoder", None)
+    if make is None:
+        return structlog.processors.JSONRenderer(default=_json_fallback)
+    encode = make(
+        None, _json_fallback, json_encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True
+    )
+
+    def render(_logger: Any, _name: str, event: EventDict) -> str:
+        try:
+            return "".join(encode(event, 0))
+        except (TypeError, ValueError, RecursionError):  # what json.dumps would make of it, error included
+            return json.dumps(event, default=_json_fallback)
+
+    return render
 
 
 class _Formatter(structlog.stdlib.ProcessorFormatter):
@@ -68,22 +159,24 @@ class _Formatter(structlog.stdlib.ProcessorFormatter):
 
     For those records the base class copies the record, runs ``remove_processors_meta`` and the renderer
     on a copy of the event dict, drops exception and stack information (already rendered by the
-    processors) and returns the rendered text: this does the same in one step.
+    processors) and returns the rendered text: this does the same in one step (on the record's own event
+    dict when the renderer leaves it as it is, as the JSON one does).
     """
 
-    def __init__(self, renderer: Processor, foreign_pre_chain: list[Processor]) -> None:
+    def __init__(self, renderer: Processor, foreign_pre_chain: list[Processor], *, copy: bool) -> None:
         super().__init__(
             foreign_pre_chain=foreign_pre_chain,
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )
         self._render = renderer
+        self._copy = copy
 
     def format(self, record: logging.LogRecord) -> str:
         event = record.msg
         name = getattr(record, "_name", None)
         if type(event) is not dict or name is None or not hasattr(record, "_logger"):
             return super().format(record)
-        rendered = self._render(self.logger or record._logger, name, dict(event))
+        rendered = self._render(self.logger or record._logger, name, dict(event) if self._copy else event)
         return rendered if isinstance(rendered, str) else super().format(record)
 
 
@@ -93,21 +186,25 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
         _add_request_id,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _Timestamp(),
         structlog.processors.format_exc_info,
         _redact,
     ]
-    renderer: Processor = (
-        structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
-    )
+    renderer: Processor = _json_renderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
+    logging._srcfile = None  # no caller lookup per record
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Formatter(renderer, shared))
+    handler.setFormatter(_Formatter(renderer, shared, copy=fmt != "json"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -124,5 +221,50 @@ def is_configured() -> bool:
     return structlog.is_configured()
 
 
+class _Logger:
+    """``structlog.get_logger(name)``, bound again only when structlog's configuration has changed."""
+
+    __slots__ = ("_bound", "_config", "_name")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._config: tuple[Any, ...] = ()
+        self._bound: Any = None
+
+    def _logger(self) -> Any:
+        config = structlog.get_config()
+        processors, factory = config["processors"], config["logger_factory"]
+        wrapper, context_class = config["wrapper_class"], config["context_class"]
+        cached = self._config
+        if (
+            not cached
+            or processors is not cached[0]
+            or factory is not cached[1]
+            or wrapper is not cached[2]
+            or context_class is not cached[3]
+        ):
+            self._bound = structlog.get_logger(self._name).bind()
+            self._config = (processors, factory, wrapper, context_class)
+        return self._bound
+
+    def debug(self, event: str | None = None, *args: Any, **kw: Any) -> Any:
+        return self._logger().debug(event, *args, **kw)
+
+    def info(self, event: str | None = None, *args: Any, **kw: Any) -> Any:
+        return self._logger().info(event, *args, **kw)
+
+    def warning(self, event: str | None = None, *args: Any, **kw: Any) -> Any:
+        return self._logger().warning(event, *args, **kw)
+
+    def error(self, event: str | None = None, *args: Any, **kw: Any) -> Any:
+        return self._logger().error(event, *args, **kw)
+
+    def exception(self, event: str | None = None, *args: Any, **kw: Any) -> Any:
+        return self._logger().exception(event, *args, **kw)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._logger(), name)
+
+
 def get_logger(name: str) -> Any:
-    return structlog.get_logger(name)
+    return _Logger(name)

@@ -34,7 +34,7 @@ def github_peer() -> web.Application:
 
     async def repository(request: web.Request) -> web.Response:
         await guard(request)
-        if request.match_info["repo"] != "Hello-World":
+        if request.match_info["repo"] not in ("Hello-World", "odd-languages"):
             return web.json_response({"message": "Not Found"}, status=404)
         return web.json_response(
             {"full_name": "octocat/Hello-World", "description": None, "stargazers_count": 7,
@@ -43,6 +43,8 @@ def github_peer() -> web.Application:
 
     async def languages(request: web.Request) -> web.Response:
         await guard(request)
+        if request.match_info["repo"] == "odd-languages":
+            return web.Response(text="<html>busy</html>", content_type="text/html")
         return web.json_response({"Python": 300, "Shell": 100})
 
     app = web.Application()
@@ -100,6 +102,12 @@ async def test_a_python_hook_action_calls_the_provider_without_holding_the_token
             headers=tenant.headers,
         )
         assert_problem(missing, 404, "provider.not_found")
+        broken = await api.post(
+            f"/api/v1/connections/{connection}/actions/repository_overview",
+            json={"input": {"owner": "octocat", "repo": "odd-languages"}},
+            headers=tenant.headers,
+        )
+        assert "JSONDecodeError" in assert_problem(broken, 500, "action.hook_failed")["detail"]
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ The last test goes through the HTTP routes: the REST start and the browser's ``/
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,6 +23,7 @@ from switchyard.services import oauth1_flow
 from switchyard.services.container import Container
 from switchyard.services.integrations import IntegrationSpec
 from switchyard.services.oauth1_flow import OAuth1Flow
+from switchyard.services.proxy import Call
 from switchyard.services.vault import Accessor
 from tests.conftest import TenantFixture, make_tenant
 from tests.flows.conftest import Peers, approve_at_provider
@@ -140,6 +142,15 @@ async def test_connect_and_call_the_api_with_the_stored_token(
     assert me.json()["id"] == peers.oauth.user_id
     assert peers.api.request_log[0].auth_kind == "oauth1"
     assert forged.status_code == 401
+
+    # The proxy signs each call itself (a fresh nonce every time), query parameters included.
+    for _ in range(2):
+        async with container.proxy.open(
+            tenant.id, connection.id, Call("GET", "/items?limit=2", [("Accept", "application/json")])
+        ) as exchange:
+            assert exchange.upstream.status == 200, await exchange.upstream.read()
+            assert len(json.loads(await exchange.upstream.read())["items"]) == 2
+    assert [r.auth_kind for r in peers.api.request_log[-2:]] == ["oauth1", "oauth1"]
 
     # The same redirect again is refused, and nothing more is stored.
     await refused("oauth.state_replayed", setup.flow.complete(back))

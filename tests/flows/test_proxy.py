@@ -14,6 +14,8 @@ from switchyard.api.app import create_app
 from switchyard.services.container import build
 from tests.api.test_problem_json import assert_problem
 from tests.conftest import TenantFixture, make_settings, make_tenant
+from tests.flows.conftest import Peers
+from tests.flows.helpers import connect_through_peer
 from tests.peers.provider_api import ProviderApiPeer, running_provider_api
 
 API_KEY = "pk_live_0123456789abcdef"
@@ -246,3 +248,17 @@ async def test_calls_are_logged_and_counted_without_the_credential(
     assert API_KEY not in caplog.text
     metrics = (await api.get("/metrics")).text
     assert 'switchyard_provider_calls_total{outcome="200",provider="keyed"}' in metrics
+
+
+async def test_an_expiring_oauth_token_is_refreshed_before_the_call(
+    api: httpx2.AsyncClient, tenant: TenantFixture, peers: Peers
+) -> None:
+    peers.oauth.access_token_ttl = 2  # the definition refreshes 1 s before expiry
+    connection = await connect_through_peer(api, tenant, peers)
+    first = await api.get("/api/v1/proxy/user", headers=via(tenant, connection))
+    assert first.status_code == 200, first.text
+    await asyncio.sleep(1.2)  # now within the refresh margin
+    second = await api.get("/api/v1/proxy/user", headers=via(tenant, connection))
+    assert second.status_code == 200, second.text
+    assert peers.oauth.token_requests["refresh_token"] == 1
+    assert peers.api.request_log[-1].credential != peers.api.request_log[-2].credential

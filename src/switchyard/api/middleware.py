@@ -3,16 +3,33 @@
 One access line per request, except where the route writes the request's line itself and says so in the
 scope (``ACCESS_LOGGED``): the proxy's ``provider.call`` line carries the connection, status and timing.
 Metric children are looked up once per label set.
+
+A ``DirectRoute`` (the proxy's, registered by its route module) is served by ``RequestContextMiddleware``
+itself, ahead of the framework's exception middleware and routing, which cost more than the rest of a
+proxied call together; its errors are rendered by the app's own exception handlers, as on any route. The
+route stays registered with the app as well, for the OpenAPI document and the 405 of other methods.
+
+When the app's startup has completed (the ASGI lifespan, as under uvicorn), the objects alive at that point
+(modules, routes, the container and its caches: some 180,000) are collected once and then frozen out of
+the cyclic garbage collector's generations (``gc.freeze``), and the youngest generation is collected every
+10,000 net allocations instead of 700; once per process. Under proxy load the collector otherwise walked
+them all again in a pause of about 100 ms every few seconds, and collected the young generation some 150
+times a second.
 """
 
 from __future__ import annotations
 
+import gc
+import inspect
 import re
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import Counter, Histogram
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from switchyard import context
@@ -28,6 +45,87 @@ _MAX_CHILDREN = 4096
 REQUESTS = Counter("switchyard_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("switchyard_http_request_seconds", "HTTP request latency", ["method", "route"])
 log = get_logger("switchyard.access")
+
+
+@dataclass(frozen=True)
+class DirectRoute:
+    """Requests under ``prefix`` in ``methods`` go to ``handler`` with ``scope["route"]`` set to ``route`` and
+    the rest of the path as ``scope["path_params"][param]``."""
+
+    prefix: str  # ends with "/"
+    methods: frozenset[str]
+    route: Any  # the app's route for these requests (its ``path`` labels the metrics)
+    handler: Callable[[Scope, Receive, Send], Awaitable[None]]
+    param: str = "path"
+
+
+DIRECT_ROUTES: list[DirectRoute] = []
+
+
+def serve_directly(route: DirectRoute) -> None:
+    """Have ``RequestContextMiddleware`` serve ``route`` itself (called once, by the route's module)."""
+    if route not in DIRECT_ROUTES:
+        DIRECT_ROUTES.append(route)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path the app routes on: without the root path it is mounted under (as Starlette's routing)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] == "/":
+        return path[len(root) :]
+    return path
+
+
+def _direct_route(scope: Scope) -> DirectRoute | None:
+    if not DIRECT_ROUTES:
+        return None
+    path = _route_path(scope)
+    for route in DIRECT_ROUTES:
+        if path.startswith(route.prefix) and scope["method"] in route.methods:
+            scope["route"] = route.route
+            scope["path_params"] = {route.param: path[len(route.prefix) :]}
+            return route
+    return None
+
+
+async def _handled(scope: Scope, receive: Receive, send: Send, exc: Exception) -> bool:
+    """Render ``exc`` with the app's handler for it, as the app's exception middleware would (by status for
+    an HTTP exception, then by class; the catch-all ``Exception`` / 500 handler is not one of them)."""
+    handlers = getattr(scope.get("app"), "exception_handlers", None) or {}
+    handler = None
+    if isinstance(exc, StarletteHTTPException) and exc.status_code != 500:
+        handler = handlers.get(exc.status_code)
+    for kind in type(exc).__mro__:
+        if handler is not None or kind is Exception:
+            break
+        handler = handlers.get(kind)
+    if handler is None:
+        return False
+    response = handler(Request(scope, receive), exc)
+    if inspect.isawaitable(response):
+        response = await response
+    await response(scope, receive, send)
+    return True
+
+
+_frozen = False
+YOUNG_GENERATION = 10_000  # net allocations between collections of the youngest generation (default 700)
+
+
+def _freezing_after_startup(send: Send) -> Send:
+    """``send`` for the lifespan: freezes the startup's objects before the server hears it is ready."""
+
+    async def sending(message: Message) -> None:
+        global _frozen
+        if message["type"] == "lifespan.startup.complete" and not _frozen:
+            _frozen = True
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(YOUNG_GENERATION, *gc.get_threshold()[1:])
+        await send(message)
+
+    return sending
 
 
 def _route_template(scope: Scope) -> str:
@@ -65,7 +163,8 @@ class RequestContextMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            lifespan = scope["type"] == "lifespan"
+            await self.app(scope, receive, _freezing_after_startup(send) if lifespan else send)
             return
         rid = _request_id(scope)
         context.begin(rid)
@@ -87,7 +186,15 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            direct = _direct_route(scope)
+            if direct is None:
+                await self.app(scope, receive, send_with_id)
+            else:
+                try:
+                    await direct.handler(scope, receive, send_with_id)
+                except Exception as exc:
+                    if response_started or not await _handled(scope, receive, send_with_id, exc):
+                        raise
         except Exception as exc:
             log.error("unhandled_error", error_type=type(exc).__name__, exc_info=exc)
             if response_started:

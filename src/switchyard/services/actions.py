@@ -15,6 +15,7 @@ from typing import Any
 from switchyard.core import actions as plan
 from switchyard.core.errors import (
     CircuitOpen,
+    FatalError,
     InvalidInput,
     NotFound,
     ProviderRejected,
@@ -193,5 +194,15 @@ class ActionsService:
             )
         hook = builtin_hook(connection.connector_id, action.hook)
         http = HookHttp(self.proxy, connection.tenant_id, connection.id, self.max_response_bytes)
-        output = await hook(HookContext(http, dict(connection.config), connection.id), payload)
+        try:
+            output = await hook(HookContext(http, dict(connection.config), connection.id), payload)
+        except SwitchyardError:
+            raise
+        except Exception as exc:  # a bug in the hook: reported with its type, never its message or trace
+            log.error("action.hook_failed", action=action.name, error_type=type(exc).__name__)
+            raise FatalError(
+                f"the {action.name} hook failed with {type(exc).__name__}",
+                code="action.hook_failed",
+                remediation="Report it to the connector's author; the provider may have answered unexpectedly.",
+            ) from None
         return output, max(http.calls, 1), 200

@@ -3,7 +3,8 @@
 A request is checked in this order, and refused at the first failure; nothing is stored for a refused
 request::
 
-    scope ``actions``  ->  well-formed request (422)  ->  path connector = request connector (422)
+    scope ``actions``  ->  well-formed request (422, see ``core.operate_request``)
+    ->  path connector = request connector (422)
     ->  signature by one of the tenant's active ``sig`` keys (401 signature.invalid)
     ->  request_time within the window (401 signature.expired)
     ->  the connection exists in this tenant (404) and is of that connector (422)
@@ -16,7 +17,6 @@ has one. Request ids are remembered for twice the window, the longest a copy cou
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,6 +35,7 @@ from switchyard.core.errors import (
 )
 from switchyard.core.ids import new_id
 from switchyard.core.models import CallerKey, Principal
+from switchyard.core.operate_request import ConnectorRequest, invalid_request, parse_request
 from switchyard.core.redaction import redact_text
 from switchyard.core.scopes import Scope
 from switchyard.core.signing import (
@@ -46,7 +47,6 @@ from switchyard.core.signing import (
     derive_platform_key,
     import_public_jwk,
     jwks,
-    parse_strict,
     seal_json,
     signed_bytes,
     verify,
@@ -58,18 +58,6 @@ from switchyard.services.connections import not_found
 
 log = get_logger("switchyard.operate")
 MAX_ACTIVE_KEYS = 20  # per use and tenant: an unsigned kid makes the check try each one
-REQUEST_MEMBERS = frozenset(
-    {
-        "request_id",
-        "connector_id",
-        "credential_reference",
-        "operation",
-        "parameters",
-        "request_time",
-        "sat_reference",
-        "request_signature",
-    }
-)
 
 
 class SigningKeys(Protocol):
@@ -118,69 +106,6 @@ class OperateReply:
     connector_response: str
     signature: str
     kid: str
-
-
-@dataclass(frozen=True)
-class ConnectorRequest:
-    document: dict[str, Any]  # as the caller sent it; the signature covers its canonical form
-    request_id: str  # normalised (lower-case UUID): the replay key
-    connector_id: str
-    credential_reference: str
-    operation: str
-    parameters: dict[str, Any]
-    request_time: datetime
-    signature: str | None
-
-
-def _invalid(detail: str, code: str = "operate.invalid_request") -> InvalidInput:
-    return InvalidInput(detail, code=code)
-
-
-def _text(document: Mapping[str, Any], name: str, limit: int) -> str:
-    value = document.get(name)
-    if not isinstance(value, str) or not 1 <= len(value) <= limit:
-        raise _invalid(f"connector_request.{name} must be a string of 1-{limit} characters")
-    return value
-
-
-def parse_request(text: str) -> ConnectorRequest:
-    """Read and check a serialized ConnectorRequest; every fault is ``InvalidInput`` (422)."""
-    document = parse_strict(text)
-    if not isinstance(document, dict):
-        raise _invalid("connector_request must be a JSON object")
-    unknown = sorted(set(document) - REQUEST_MEMBERS)
-    if unknown:
-        raise _invalid(f"connector_request has unknown members: {', '.join(unknown)}")
-    try:
-        request_id = str(uuid.UUID(_text(document, "request_id", 64)))
-    except ValueError:
-        raise _invalid("connector_request.request_id must be a UUID") from None
-    parameters = document.get("parameters")
-    if not isinstance(parameters, dict):
-        raise _invalid("connector_request.parameters must be a JSON object")
-    try:
-        request_time = datetime.fromisoformat(_text(document, "request_time", 64))
-    except ValueError:
-        raise _invalid("connector_request.request_time must be an RFC 3339 timestamp") from None
-    if request_time.tzinfo is None:
-        raise _invalid("connector_request.request_time needs a UTC offset (Z or +hh:mm)")
-    if document.get("sat_reference") is not None:
-        raise _invalid(
-            "scheduled access tokens are not supported; send sat_reference as null", "operate.sat_unsupported"
-        )
-    signature = document.get("request_signature")
-    if signature is not None and not isinstance(signature, str):
-        raise _invalid("connector_request.request_signature must be a base64url string")
-    return ConnectorRequest(
-        document=document,
-        request_id=request_id,
-        connector_id=_text(document, "connector_id", 63),
-        credential_reference=_text(document, "credential_reference", 64),
-        operation=_text(document, "operation", 63),
-        parameters=parameters,
-        request_time=request_time.astimezone(UTC),
-        signature=signature,
-    )
 
 
 def _rfc3339(moment: datetime) -> str:
@@ -278,12 +203,12 @@ class OperateService:
         require(principal, Scope.ACTIONS)
         request = parse_request(envelope.connector_request)
         if request.connector_id != connector_id:
-            raise _invalid(
+            raise invalid_request(
                 f"the path names connector {connector_id!r}, the signed request {request.connector_id!r}",
                 "operate.connector_mismatch",
             )
         if envelope.sat_token is not None:
-            raise _invalid(
+            raise invalid_request(
                 "scheduled access tokens are not supported; omit sat_token", "operate.sat_unsupported"
             )
         await self._check_signature(principal.tenant_id, request, envelope)
@@ -299,7 +224,7 @@ class OperateService:
         if connection is None:
             raise not_found(request.credential_reference)
         if connection.connector_id != request.connector_id:
-            raise _invalid(
+            raise invalid_request(
                 f"connection {connection.id!r} is not a {request.connector_id} connection",
                 "operate.connection_mismatch",
             )

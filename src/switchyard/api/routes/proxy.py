@@ -8,10 +8,12 @@ The query string is forwarded as sent, less ``connection_id``. The answer comes 
 headers (without hop-by-hop, cookies and authentication challenges) and its body, streamed both ways when
 large.
 
-This is the hot path, so the route is registered as a ``PassthroughRoute``: an ``APIRoute`` (it appears in
-the OpenAPI document like any other) whose requests go straight to ``serve``, a plain ASGI handler that
-reads the scope's headers once, with no dependency solving and no response model. Errors are raised as
-usual and rendered as problem+json by the app's exception handlers.
+This is the hot path. ``serve`` is a plain ASGI handler that reads the scope's headers once, with no
+dependency solving, no response model and no exit stack, and ``RequestContextMiddleware`` calls it directly
+for every method below (a ``DirectRoute``), ahead of the framework's routing. The route is registered with
+the app too, as a ``PassthroughRoute``: an ``APIRoute`` that appears in the OpenAPI document like any other,
+answers other methods with 405 and, in an app without that middleware, hands its requests to ``serve``.
+Errors are raised as usual and rendered as problem+json by the app's exception handlers.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from fastapi.routing import APIRoute
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from switchyard.api.middleware import ACCESS_LOGGED
+from switchyard.api.middleware import ACCESS_LOGGED, DirectRoute, serve_directly
 from switchyard.core.errors import InvalidInput, PayloadTooLarge
 from switchyard.core.http import Headers
 from switchyard.core.scopes import Scope as ApiScope
@@ -193,9 +195,19 @@ class PassthroughRoute(APIRoute):
 router = APIRouter(prefix=PREFIX, tags=["proxy"], route_class=PassthroughRoute)
 
 
-@router.api_route(
-    "/{path:path}", methods=METHODS, summary="Call the provider's API with the connection's credentials"
-)
 async def proxy(path: str, request: Request) -> Response:
     """Served by ``serve`` (see ``PassthroughRoute``); this signature is what the OpenAPI document shows."""
     raise AssertionError("the proxy route is served by PassthroughRoute.handle")
+
+
+for _method in METHODS:  # one route per method, so that each has its own OpenAPI operation id
+    router.add_api_route(
+        "/{path:path}",
+        proxy,
+        methods=[_method],
+        operation_id=f"proxy_{_method.lower()}",
+        summary="Call the provider's API with the connection's credentials",
+    )
+
+
+serve_directly(DirectRoute(PREFIX + "/", frozenset(METHODS), router.routes[0], serve))
