@@ -22,10 +22,12 @@ from switchyard.api.app import create_app
 from switchyard.core.models import Principal
 from switchyard.services.container import Container, build
 from switchyard.settings import Settings
+from tests.peers.provider_api import ProviderApiPeer, running_provider_api
 
 POSTGRES_URL = os.environ.get("SWITCHYARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("SWITCHYARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 MYSQL_URL = os.environ.get("SWITCHYARD_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
+KEYED_API_KEY = "pk_live_0123456789abcdef"
 LOOPBACK_HOSTS = "127.0.0.1,localhost"
 LOOPBACK_NETWORKS = "127.0.0.0/8"
 REQUIRE_SERVICES = os.environ.get("SWITCHYARD_TEST_REQUIRE_SERVICES") == "1"
@@ -61,6 +63,14 @@ async def redis_url() -> str:
     finally:
         await client.aclose()
     return REDIS_URL
+
+
+@pytest.fixture
+async def keyed_api() -> AsyncIterator[ProviderApiPeer]:
+    """A provider API peer on loopback that accepts ``KEYED_API_KEY`` in ``X-Api-Key``."""
+    async with running_provider_api(api_key=KEYED_API_KEY) as peer:
+        peer.retry_after = "0"
+        yield peer
 
 
 @pytest.fixture

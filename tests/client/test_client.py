@@ -26,7 +26,7 @@ from switchyard.client.errors import from_response, retry_after_seconds
 from switchyard.services.container import Container
 from tests.conftest import TenantFixture, make_tenant
 from tests.flows.test_actions import ACTIONS
-from tests.flows.test_proxy import API_KEY, connect_keyed, keyed_api  # noqa: F401  (the fixture)
+from tests.flows.test_proxy import API_KEY, connect_keyed
 from tests.peers.loopback import serving
 from tests.peers.provider_api import ProviderApiPeer
 
@@ -230,7 +230,7 @@ async def test_unknown_actions_fail_clearly(
     switchyard: sy.Switchyard,
     api: httpx2.AsyncClient,
     tenant: TenantFixture,
-    keyed_api: ProviderApiPeer,  # noqa: F811
+    keyed_api: ProviderApiPeer,
 ) -> None:
     cid = await connect_keyed(api, tenant, keyed_api.url, extra=ACTIONS)
     connector = switchyard.get_connector("keyed", cid)
@@ -294,7 +294,7 @@ async def test_the_proxy_returns_the_providers_answer(
     switchyard: sy.Switchyard,
     api: httpx2.AsyncClient,
     tenant: TenantFixture,
-    keyed_api: ProviderApiPeer,  # noqa: F811
+    keyed_api: ProviderApiPeer,
 ) -> None:
     cid = await connect_keyed(api, tenant, keyed_api.url)
     connector = switchyard.get_connector("keyed", cid)

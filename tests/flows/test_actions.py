@@ -6,7 +6,7 @@ import httpx2
 
 from tests.api.test_problem_json import assert_problem
 from tests.conftest import TenantFixture
-from tests.flows.test_proxy import connect_keyed, keyed_api  # noqa: F401  (the fixture)
+from tests.flows.test_proxy import connect_keyed
 from tests.peers.provider_api import ProviderApiPeer
 
 ACTIONS = """
@@ -73,7 +73,7 @@ async def _run(
 async def test_actions_are_listed_with_their_schemas(
     api: httpx2.AsyncClient,
     tenant: TenantFixture,
-    keyed_api: ProviderApiPeer,  # noqa: F811
+    keyed_api: ProviderApiPeer,
 ) -> None:
     await connect_keyed(api, tenant, keyed_api.url, extra=ACTIONS)
     listed = await api.get("/api/v1/connectors/keyed/actions", headers=tenant.headers)
@@ -87,7 +87,7 @@ async def test_actions_are_listed_with_their_schemas(
 async def test_declarative_actions_run_against_the_provider(
     api: httpx2.AsyncClient,
     tenant: TenantFixture,
-    keyed_api: ProviderApiPeer,  # noqa: F811
+    keyed_api: ProviderApiPeer,
 ) -> None:
     cid = await connect_keyed(api, tenant, keyed_api.url, extra=ACTIONS)
     whoami = await _run(api, tenant, cid, "whoami")
@@ -108,7 +108,7 @@ async def test_declarative_actions_run_against_the_provider(
 async def test_bad_input_names_the_fields_and_sends_nothing(
     api: httpx2.AsyncClient,
     tenant: TenantFixture,
-    keyed_api: ProviderApiPeer,  # noqa: F811
+    keyed_api: ProviderApiPeer,
 ) -> None:
     cid = await connect_keyed(api, tenant, keyed_api.url, extra=ACTIONS)
     before = len(keyed_api.request_log)
@@ -125,7 +125,7 @@ async def test_bad_input_names_the_fields_and_sends_nothing(
 async def test_provider_failures_have_stable_codes(
     api: httpx2.AsyncClient,
     tenant: TenantFixture,
-    keyed_api: ProviderApiPeer,  # noqa: F811
+    keyed_api: ProviderApiPeer,
 ) -> None:
     cid = await connect_keyed(api, tenant, keyed_api.url, extra=ACTIONS)
     html = await _run(api, tenant, cid, "page_html")

@@ -13,12 +13,12 @@ import pytest
 from switchyard.api.app import create_app
 from switchyard.services.container import build
 from tests.api.test_problem_json import assert_problem
-from tests.conftest import TenantFixture, make_settings, make_tenant
+from tests.conftest import KEYED_API_KEY, TenantFixture, make_settings, make_tenant
 from tests.flows.conftest import Peers
 from tests.flows.helpers import connect_through_peer
-from tests.peers.provider_api import ProviderApiPeer, running_provider_api
+from tests.peers.provider_api import ProviderApiPeer
 
-API_KEY = "pk_live_0123456789abcdef"
+API_KEY = KEYED_API_KEY
 
 
 def keyed_definition(api_url: str, *, extra: str = "") -> str:
@@ -54,13 +54,6 @@ async def connect_keyed(
     )
     assert made.status_code == 201, made.text
     return str(made.json()["id"])
-
-
-@pytest.fixture
-async def keyed_api() -> AsyncIterator[ProviderApiPeer]:
-    async with running_provider_api(api_key=API_KEY) as peer:
-        peer.retry_after = "0"
-        yield peer
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ read to its end or an error happened), also on cancellation.
 
 from __future__ import annotations
 
-import asyncio
 import ssl as ssl_module
+import time
 from collections.abc import AsyncIterator, Collection
 from types import TracebackType
 
@@ -114,21 +114,34 @@ def _too_large(limit: int) -> UpstreamError:
 
 
 class _Answer:
-    """A provider's answer (``ports.Upstream``); its body is read once."""
+    """A provider's answer (``ports.Upstream``); its body is read once. ``raw_headers`` are the headers as
+    received (bytes, names in their own case), for a caller that passes them on as they are."""
 
-    __slots__ = ("_host", "_limit", "_response", "_taken", "headers", "status", "url")
+    __slots__ = ("_headers", "_limit", "_response", "_taken", "status", "url")
     status: int
-    headers: Headers
     url: str
 
     def __init__(self, response: aiohttp.ClientResponse, url: str, limit: int) -> None:
         self.status = response.status
-        self.headers = list(response.headers.items())
         self.url = url
         self._response = response
         self._limit = limit
-        self._host = response.url.host
         self._taken = False
+        self._headers: Headers | None = None
+
+    @property
+    def headers(self) -> Headers:
+        if self._headers is None:
+            self._headers = list(self._response.headers.items())
+        return self._headers
+
+    @headers.setter
+    def headers(self, value: Headers) -> None:
+        self._headers = value
+
+    @property
+    def raw_headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        return self._response.raw_headers
 
     def _take(self) -> StreamReader:
         if self._taken:
@@ -147,7 +160,7 @@ class _Answer:
             try:
                 chunk = await content.readany()
             except _FOREIGN as exc:
-                raise _translate(exc, self._host) from None
+                raise _translate(exc, self._response.url.host) from None
             if not chunk:
                 return
             seen += len(chunk)
@@ -157,13 +170,22 @@ class _Answer:
 
     async def read(self) -> bytes:
         content = self._take()
-        limit, seen = self._limit, 0
+        limit = self._limit
+        if content.is_eof() and content.exception() is None:  # the whole body is here already
+            try:
+                whole = content.read_nowait()
+            except _FOREIGN as exc:
+                raise _translate(exc, self._response.url.host) from None
+            if len(whole) > limit:
+                raise _too_large(limit)
+            return whole
+        seen = 0
         parts: list[bytes] = []
         while True:
             try:
                 chunk = await content.readany()
             except _FOREIGN as exc:
-                raise _translate(exc, self._host) from None
+                raise _translate(exc, self._response.url.host) from None
             if not chunk:
                 return parts[0] if len(parts) == 1 else b"".join(parts)
             seen += len(chunk)
@@ -192,8 +214,7 @@ class _Exchange:
         total = client.timeout if request.timeout is None else request.timeout
         timeout = client._timeout_for(total)
         method, headers, body = request.method.upper(), request.headers, request.body
-        loop = asyncio.get_running_loop()
-        started, hops, leaving = loop.time(), 0, False
+        started, hops, leaving = time.monotonic(), 0, False
         while True:
             try:
                 response = await session.request(
@@ -226,7 +247,7 @@ class _Exchange:
             headers = _redirect_headers(headers, to_get, leaving, self._sensitive)
             if to_get:
                 method, body = "GET", None
-            left = total - (loop.time() - started)
+            left = total - (time.monotonic() - started)
             if left <= 0:
                 raise UpstreamError(
                     "the provider did not answer in time", code="provider.timeout", status=504

@@ -18,7 +18,7 @@ Errors are raised as usual and rendered as problem+json by the app's exception h
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Request
@@ -30,6 +30,7 @@ from switchyard.api.middleware import ACCESS_LOGGED, DirectRoute, serve_directly
 from switchyard.core.errors import InvalidInput, PayloadTooLarge
 from switchyard.core.http import Headers
 from switchyard.core.scopes import Scope as ApiScope
+from switchyard.ports import Upstream
 from switchyard.services.authz import require
 from switchyard.services.container import Container
 from switchyard.services.proxy import Call, ProxyOptions
@@ -44,13 +45,16 @@ OPTIONS = frozenset({"connection-id", "retries", "retry-on", "base-url-override"
 NOT_FORWARDED = HOP_BY_HOP | OPTIONS | {"authorization", "cookie"}
 NOT_RETURNED = HOP_BY_HOP | {"set-cookie", "www-authenticate", "authentication-info"}
 READ = OPTIONS | {"authorization", "content-length", "transfer-encoding"}  # what ``serve`` looks at
+_NOT_FORWARDED = frozenset(name.encode() for name in NOT_FORWARDED)  # ASGI header names: lower-case bytes
+_NOT_RETURNED = frozenset(name.encode() for name in NOT_RETURNED)
+_READ = frozenset(name.encode() for name in READ)
 BUFFERED_BODY = 1024 * 1024  # request bodies up to this size are read first, so that they can be retried
 BUFFERED_ANSWER = 256 * 1024  # answers up to this size go back in one piece
 NO_BODY_STATUSES = frozenset({204, 304})
 
 
-def _options(read: dict[str, str]) -> ProxyOptions:
-    retries, retry_on, base_url = read.get("retries"), read.get("retry-on"), read.get("base-url-override")
+def _options(read: dict[bytes, str]) -> ProxyOptions:
+    retries, retry_on, base_url = read.get(b"retries"), read.get(b"retry-on"), read.get(b"base-url-override")
     if retries is None and retry_on is None and base_url is None:
         return ProxyOptions()
     try:
@@ -87,18 +91,18 @@ def _query(raw: bytes) -> tuple[str, str | None]:
 
 
 async def _body(
-    scope: Scope, receive: Receive, read: dict[str, str], limit: int
+    scope: Scope, receive: Receive, read: dict[bytes, str], limit: int
 ) -> bytes | AsyncIterator[bytes] | None:
-    request = Request(scope, receive)
-    declared = read.get("content-length")
+    declared = read.get(b"content-length")
     if declared is not None and declared.isdigit():
         size = int(declared)
         if size > limit:
             raise PayloadTooLarge(f"the request body exceeds {limit} bytes", code="request.too_large")
         if size <= BUFFERED_BODY:
-            return await request.body() if size else None
-    elif scope["method"] in ("GET", "HEAD", "DELETE") and "transfer-encoding" not in read:
+            return await Request(scope, receive).body() if size else None
+    elif scope["method"] in ("GET", "HEAD", "DELETE") and b"transfer-encoding" not in read:
         return None
+    request = Request(scope, receive)
 
     async def streamed() -> AsyncIterator[bytes]:
         sent = 0
@@ -112,22 +116,29 @@ async def _body(
     return streamed()
 
 
+def _raw_headers(upstream: Upstream) -> Sequence[tuple[bytes, bytes]]:
+    """The answer's headers as bytes: as received when the client keeps them so, else encoded."""
+    raw: Sequence[tuple[bytes, bytes]] | None = getattr(upstream, "raw_headers", None)
+    if raw is None:
+        raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in upstream.headers]
+    return raw
+
+
 async def serve(scope: Scope, receive: Receive, send: Send) -> None:
     """The proxy as a plain ASGI handler (the route's path parameter is in ``scope["path_params"]``)."""
     container: Container = scope["app"].state.container
-    read: dict[str, str] = {}
+    read: dict[bytes, str] = {}
     forwarded: Headers = []
-    for raw_name, raw_value in scope["headers"]:
-        name = raw_name.decode("latin-1")
-        if name in NOT_FORWARDED:
-            if name in READ and name not in read:
-                read[name] = raw_value.decode("latin-1")
-        else:
-            forwarded.append((name, raw_value.decode("latin-1")))
-    principal = await container.api_keys.authenticate(_bearer(read.get("authorization")))
-    require(principal, ApiScope.PROXY)
+    for name, value in scope["headers"]:
+        if name not in _NOT_FORWARDED:
+            forwarded.append((name.decode("latin-1"), value.decode("latin-1")))
+        elif name in _READ and name not in read:
+            read[name] = value.decode("latin-1")
+    principal = await container.api_keys.authenticate(_bearer(read.get(b"authorization")))
+    if ApiScope.PROXY not in principal.scopes:
+        require(principal, ApiScope.PROXY)  # an admin key holds it too; else the 403
     query, named = _query(scope["query_string"])
-    connection_id = read.get("connection-id") or named
+    connection_id = read.get(b"connection-id") or named
     if not connection_id:
         raise InvalidInput(
             "name the connection in the Connection-Id header", code="proxy.connection_missing",
@@ -145,11 +156,11 @@ async def serve(scope: Scope, receive: Receive, send: Send) -> None:
     try:
         returned: list[tuple[bytes, bytes]] = []
         length = None
-        for name, value in upstream.headers:
+        for name, value in _raw_headers(upstream):
             low = name.lower()
-            if low not in NOT_RETURNED:
-                returned.append((low.encode("latin-1"), value.encode("latin-1")))
-            elif low == "content-length" and length is None:
+            if low not in _NOT_RETURNED:
+                returned.append((low, value))
+            elif low == b"content-length" and length is None:
                 length = value
         status = upstream.status
         if method == "HEAD" or (length is not None and length.isdigit() and int(length) <= BUFFERED_ANSWER):
@@ -178,7 +189,7 @@ async def serve(scope: Scope, receive: Receive, send: Send) -> None:
     streaming = StreamingResponse(relay(), status_code=status)
     streaming.raw_headers.extend(returned)
     if length is not None:
-        streaming.raw_headers.append((b"content-length", length.encode("latin-1")))
+        streaming.raw_headers.append((b"content-length", length))
     await streaming(scope, receive, send)
 
 
