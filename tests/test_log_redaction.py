@@ -26,7 +26,9 @@ from switchyard.core import apikeys
 from switchyard.core.redaction import REDACTED
 from switchyard.services.container import Container
 from tests.api.test_problem_json import assert_problem, client_for
-from tests.conftest import TenantFixture
+from tests.conftest import KEYED_API_KEY, TenantFixture
+from tests.flows.test_proxy import connect_keyed, via
+from tests.peers.provider_api import ProviderApiPeer
 
 PLAINTEXT = "pl41ntext-Value-that-must-never-be-logged"
 STDLIB_LOGGERS = ("", "uvicorn", "uvicorn.error", "uvicorn.access", "aiosqlite")
@@ -270,3 +272,17 @@ async def test_every_line_of_a_request_carries_its_request_id_and_no_plaintext(
     assert f"revealed {REDACTED}" in events and f"upstream said {REDACTED}" in events
     unhandled = [line for line in explode_lines if line["event"] == "unhandled_error"]
     assert len(unhandled) == 1 and REDACTED in unhandled[0]["exception"]
+
+
+async def test_a_proxied_call_logs_one_line_without_the_credential(
+    captured_logs: Captured, api: httpx2.AsyncClient, tenant: TenantFixture, keyed_api: ProviderApiPeer
+) -> None:
+    connection = await connect_keyed(api, tenant, keyed_api.url)
+    mark = captured_logs.mark()
+    answer = await api.get("/api/v1/proxy/user", headers=via(tenant, connection))
+    assert answer.status_code == 200
+    calls = [line for line in captured_logs.since(mark) if line.get("event") == "provider.call"]
+    assert len(calls) == 1
+    assert calls[0]["connection_id"] == connection and calls[0]["outcome"] == "200"
+    assert calls[0]["provider"] == "keyed" and calls[0]["duration_ms"] >= 0
+    assert KEYED_API_KEY not in captured_logs.text() and tenant.key not in captured_logs.text()

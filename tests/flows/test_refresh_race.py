@@ -18,7 +18,14 @@ from switchyard.api.app import create_app
 from switchyard.core.clock import utcnow
 from switchyard.services.container import Container, build
 from switchyard.services.vault import Accessor
-from tests.conftest import TEST_MASTER_KEY, DatabaseFactory, make_settings, make_tenant
+from tests.conftest import (
+    LOOPBACK_HOSTS,
+    LOOPBACK_NETWORKS,
+    TEST_MASTER_KEY,
+    DatabaseFactory,
+    make_settings,
+    make_tenant,
+)
 from tests.flows.conftest import Peers
 from tests.flows.helpers import connect_through_peer
 
@@ -56,7 +63,8 @@ async def test_fifty_uses_from_two_processes_refresh_once(
     start_at = time.time() + 3.0
     spec = {
         "settings": {"database_url": container.settings.resolved_database_url, "master_key": TEST_MASTER_KEY,
-                     "data_dir": str(container.settings.data_dir / "worker"), "log_level": "WARNING"},
+                     "data_dir": str(container.settings.data_dir / "worker"), "log_level": "WARNING",
+                     "egress_allow_http_hosts": LOOPBACK_HOSTS, "egress_allow_networks": LOOPBACK_NETWORKS},
         "tenant_id": tenant.id, "connection_id": connection_id, "start_at": start_at, "uses": USES_PER_PROCESS,
     }  # fmt: skip
     worker = await asyncio.create_subprocess_exec(
