@@ -23,38 +23,29 @@ from switchyard.core.crypto import parse_master_keys
 from switchyard.services.container import Container
 from switchyard.services.operate import OperateService
 from tests.api.test_problem_json import assert_problem
-from tests.conftest import TEST_MASTER_KEY, TenantFixture, make_tenant
+from tests.conftest import KEYED_API_KEY, TEST_MASTER_KEY, TenantFixture, make_tenant
+from tests.flows.test_proxy import connect_keyed
 from tests.peers.provider_api import ProviderApiPeer, running_provider_api
 
-API_KEY = "pk_live_0123456789abcdef"
+API_KEY = KEYED_API_KEY
 SEAL_ALGORITHMS = ["ECDH-ES+A256KW", "A256GCM"]
 
 
-def _definition(api_url: str, extra: str = "") -> str:
-    return f"""
-name: keyed
-version: 1.0.0
-displayName: Keyed API
-authenticationMethods:
-  - type: api_key
-    credentials:
-      api_key: {{title: API key, secret: true}}
-    inject: {{in: header, name: X-Api-Key, format: "{{{{api_key}}}}"}}
-proxy: {{baseUrl: "{api_url}"}}
+ACTIONS = """
 actions:
   - name: whoami
     description: The account the key belongs to.
-    request: {{path: /user}}
+    request: {path: /user}
   - name: send
     description: Echo a message.
     inputSchema:
       type: object
       required: [text]
-      properties: {{text: {{type: string, description: The text}}}}
+      properties: {text: {type: string, description: The text}}
       additionalProperties: false
-    request: {{method: POST, path: /echo, body: {{text: "{{{{text}}}}"}}}}
-    response: {{select: body.json}}
-{extra}"""
+    request: {method: POST, path: /echo, body: {text: "{{text}}"}}
+    response: {select: body.json}
+"""
 
 
 @dataclass
@@ -108,19 +99,7 @@ async def provider() -> AsyncIterator[ProviderApiPeer]:
 
 
 async def _connect(api: httpx2.AsyncClient, tenant: TenantFixture, url: str, extra: str = "") -> str:
-    headers = {**tenant.headers, "content-type": "application/yaml"}
-    put = await api.put("/api/v1/connectors/keyed", content=_definition(url, extra), headers=headers)
-    assert put.status_code == 200, put.text
-    body = {"key": "keyed", "connector_id": "keyed", "auth_provider": "direct", "auth_type": "api_key"}
-    assert (await api.post("/api/v1/integrations", json=body, headers=tenant.headers)).status_code == 201
-    await api.post("/api/v1/end-users", json={"external_id": "u1"}, headers=tenant.headers)
-    made = await api.post(
-        "/api/v1/connections",
-        json={"integration": "keyed", "end_user_id": "u1", "credentials": {"api_key": API_KEY}},
-        headers=tenant.headers,
-    )
-    assert made.status_code == 201, made.text
-    return str(made.json()["id"])
+    return await connect_keyed(api, tenant, url, extra=ACTIONS + extra)
 
 
 async def _register(api: httpx2.AsyncClient, tenant: TenantFixture, jwk: dict[str, str]) -> httpx2.Response:

@@ -19,7 +19,8 @@ import pytest
 from switchyard.adapters.catalog_files import load_builtin_catalog
 from switchyard.core.actions import build_call
 from switchyard.core.manifest import templates
-from switchyard.core.manifest.schema import Action, Definition
+from switchyard.core.manifest.action_schema import Action
+from switchyard.core.manifest.schema import Definition
 from switchyard.services.action_io import with_defaults
 
 CATALOG = load_builtin_catalog()

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from switchyard.core.manifest.schema import Action
+from switchyard.core.manifest.action_schema import Action
 from switchyard.services.actions import ActionResult
 
 

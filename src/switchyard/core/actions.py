@@ -16,7 +16,8 @@ from urllib.parse import urlencode
 
 from switchyard.core.errors import InvalidInput
 from switchyard.core.manifest import templates
-from switchyard.core.manifest.schema import Action, ActionResponse, Pagination
+from switchyard.core.manifest.action_schema import Action, ActionResponse
+from switchyard.core.manifest.schema import Pagination
 
 WHOLE = re.compile(r"^\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}$")
 LINK_NEXT = re.compile(r'<([^>]+)>\s*;[^,]*\brel="?next"?', re.IGNORECASE)

@@ -27,6 +27,8 @@ caller should do about them::
         ├── DecryptFailed         500  ``vault.decrypt_failed``: corrupted ciphertext or a missing key
         └── ConfigurationError         the process refuses to start (key file mode, missing key)
 
+``ProviderRejected`` and ``UpstreamError`` share ``ProviderAnswer``'s constructor (``upstream_status``).
+
 Adapters translate foreign exceptions (SQLAlchemy, httpx2, aiohttp) into this tree at their boundary;
 nothing outside ``adapters/`` ever sees a library's exception.
 """
@@ -94,11 +96,10 @@ class EgressBlocked(ClientError):
     default_code = "egress.blocked"
 
 
-class ProviderRejected(ClientError):
-    """The provider answered 4xx (or 200 with an error flag): the request or the connection must change."""
-
-    status = 400
-    default_code = "provider.rejected"
+class ProviderAnswer(SwitchyardError):
+    """A failure told by (or about) the provider's answer: ``upstream_status`` is its status when it
+    answered, and ``status`` may refine the class's own (404 for ``provider.not_found``, 504 for a
+    timeout)."""
 
     def __init__(
         self,
@@ -110,10 +111,21 @@ class ProviderRejected(ClientError):
         status: int | None = None,
     ) -> None:
         super().__init__(
-            detail, code=code, remediation=remediation, extra={"upstream_status": upstream_status}
+            detail,
+            code=code,
+            remediation=remediation,
+            extra={"upstream_status": upstream_status} if upstream_status is not None else None,
         )
+        self.upstream_status = upstream_status
         if status is not None:
-            self.status = status  # type: ignore[misc]  # 404 for provider.not_found
+            self.status = status  # type: ignore[misc]
+
+
+class ProviderRejected(ProviderAnswer, ClientError):
+    """The provider answered 4xx (or 200 with an error flag): the request or the connection must change."""
+
+    status = 400
+    default_code = "provider.rejected"
 
 
 class OAuthError(ClientError):
@@ -191,31 +203,12 @@ class CircuitOpen(RetriableError):
         )
 
 
-class UpstreamError(RetriableError):
+class UpstreamError(ProviderAnswer, RetriableError):
     """The provider failed: unreachable, too slow, a 5xx after retries, or an answer that is not what was
-    declared. ``upstream_status`` is the provider's status when it answered."""
+    declared."""
 
     status = 502
     default_code = "provider.unavailable"
-
-    def __init__(
-        self,
-        detail: str,
-        *,
-        code: str | None = None,
-        remediation: str | None = None,
-        upstream_status: int | None = None,
-        status: int | None = None,
-    ) -> None:
-        super().__init__(
-            detail,
-            code=code,
-            remediation=remediation,
-            extra={"upstream_status": upstream_status} if upstream_status is not None else None,
-        )
-        self.upstream_status = upstream_status
-        if status is not None:
-            self.status = status  # type: ignore[misc]  # 504 for a timeout
 
 
 class FatalError(SwitchyardError):

@@ -22,7 +22,7 @@ from switchyard.core.errors import (
     SwitchyardError,
     UpstreamError,
 )
-from switchyard.core.manifest.schema import Action
+from switchyard.core.manifest.action_schema import Action
 from switchyard.core.models import Principal
 from switchyard.core.scopes import Scope
 from switchyard.logs import get_logger
