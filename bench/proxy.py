@@ -1,6 +1,6 @@
 """The proxy's throughput and latency: wrk against a loopback upstream, a minimal proxy, and Switchyard.
 
-    python bench/proxy.py [--duration 10] [--warmup 3] [--connections 1,32] [--no-pin]
+    python bench/proxy.py [--duration 10] [--warmup 3] [--connections 1,32] [--rounds 1] [--no-pin]
 
 Starts three servers, each in its own process with one event loop:
 
@@ -14,10 +14,15 @@ Starts three servers, each in its own process with one event loop:
 
 A tenant and a proxy-scoped key come from the CLI, the connector definition, integration, end user and
 connection from the HTTP API. Then ``wrk -t1 --latency`` drives the upstream directly, the minimal proxy and
-Switchyard's ``/api/v1/proxy/json`` at each connection count (a warm-up run first), and this prints
-requests/s, p50 and p99 for each, Switchyard's added p50 over direct at 1 connection, and last the ratio
-of Switchyard's requests/s to the minimal proxy's at 32 connections. With two or more CPUs the proxies run
-on CPU 0 and the upstream and wrk on CPU 1 (``--no-pin`` leaves placement to the scheduler).
+Switchyard's ``/api/v1/proxy/json`` at each connection count (a warm-up run first; ``--rounds`` repeats the
+three back to back and keeps the medians), and this prints requests/s, p50, p99 and the server's CPU time
+per request for each, Switchyard's added p50 over direct at 1 connection, and last the ratio of
+Switchyard's requests/s to the minimal proxy's at 32 connections.
+
+Placement, with two or more CPUs (``--no-pin`` leaves it to the scheduler): at 1 connection every process
+and wrk share CPU 1 (one request is in flight, and a hop to another CPU would add the virtual machine's
+wake-up latency, not the proxy's work); at more connections the proxies have CPU 0 to themselves and the
+upstream and wrk share CPU 1.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -200,6 +206,27 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def median(results: list[Result]) -> Result:
+    """Each figure's median over the rounds (the requests and failures added up)."""
+    middle = statistics.median
+    return Result(
+        middle([r.requests_per_s for r in results]),
+        middle([r.p50_ms for r in results]),
+        middle([r.p99_ms for r in results]),
+        sum(r.requests for r in results),
+        sum(r.bad for r in results),
+        middle([r.cpu_us for r in results]),
+    )
+
+
+def place(pids: dict[str, int], connections: int) -> str | None:
+    """Pin the servers (every thread) for a run at ``connections``; the CPU for wrk."""
+    for name, pid in pids.items():
+        cpu = "1" if connections == 1 or name == "direct" else "0"
+        subprocess.run(["taskset", "-a", "-p", "-c", cpu, str(pid)], capture_output=True, check=True)
+    return "1"
+
+
 def wrk(url: str, headers: dict[str, str], connections: int, seconds: float, cpu: str | None) -> Result:
     command = [*(["taskset", "-c", cpu] if cpu else []), "wrk", "-t1", f"-c{connections}"]
     command += [f"-d{seconds:g}s", "--latency", "--timeout", "5s"]
@@ -210,14 +237,9 @@ def wrk(url: str, headers: dict[str, str], connections: int, seconds: float, cpu
 
 
 @contextlib.contextmanager
-def started(
-    command: list[str], env: dict[str, str], cpu: str | None, log: Path
-) -> Iterator[subprocess.Popen[bytes]]:
+def started(command: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [*(["taskset", "-c", cpu] if cpu else []), *command],
-            env=env, stdout=sink, stderr=sink, cwd=REPO,
-        )  # fmt: skip
+        process = subprocess.Popen(command, env=env, stdout=sink, stderr=sink, cwd=REPO)
     try:
         yield process
     finally:
@@ -245,9 +267,7 @@ class Servers:
 
 
 @contextlib.contextmanager
-def servers(
-    data: Path, proxy_cpu: str | None, client_cpu: str | None, settings: dict[str, str] | None = None
-) -> Iterator[Servers]:
+def servers(data: Path, settings: dict[str, str] | None = None) -> Iterator[Servers]:
     """The upstream, the minimal proxy and Switchyard (``settings``: more SWITCHYARD_* variables), running,
     with a connection to call through."""
     ports = {name: free_port() for name in ("upstream", "minimal", "switchyard")}
@@ -274,9 +294,9 @@ def servers(
     switchyard_cmd = uvicorn("switchyard.api.app:create_app", ports["switchyard"])
     switchyard_log = data / "switchyard.log"
     with (
-        started(upstream_cmd, base_env, client_cpu, data / "upstream.log") as upstream,
-        started(minimal_cmd, minimal_env, proxy_cpu, data / "minimal.log") as minimal,
-        started(switchyard_cmd, env, proxy_cpu, switchyard_log) as switchyard,
+        started(upstream_cmd, base_env, data / "upstream.log") as upstream,
+        started(minimal_cmd, minimal_env, data / "minimal.log") as minimal,
+        started(switchyard_cmd, env, switchyard_log) as switchyard,
     ):
         wait_ready(upstream_url + "/", upstream)
         wait_ready(f"http://127.0.0.1:{ports['minimal']}/", minimal)
@@ -318,6 +338,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run (default 10)")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up per target (default 3)")
     parser.add_argument("--connections", default="1,32", help="connection counts (default 1,32)")
+    parser.add_argument("--rounds", type=int, default=1, help="measure this many times, keep the medians")
     parser.add_argument("--no-pin", action="store_true", help="do not pin the processes to CPUs")
     parser.add_argument("--keep-log", type=Path, help="copy Switchyard's log lines to this file")
     args = parser.parse_args()
@@ -328,39 +349,49 @@ def main() -> None:
         raise SystemExit("wrk is not installed (Debian package wrk)")
     counts = [int(c) for c in args.connections.split(",")]
     pin = not args.no_pin and (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
-    proxy_cpu, client_cpu = ("0", "1") if pin else (None, None)
 
-    with tempfile.TemporaryDirectory() as tmp, servers(Path(tmp), proxy_cpu, client_cpu) as running:
+    with tempfile.TemporaryDirectory() as tmp, servers(Path(tmp)) as running:
         lines_before = running.switchyard_log.read_bytes().count(b"\n")
-        results: dict[tuple[str, int], Result] = {}
+        runs: dict[tuple[str, int], list[Result]] = {}
+        served = 0  # by Switchyard, warm-up included: its log lines are counted against these
         for count in counts:
-            for name, (url, headers) in running.targets.items():
-                if args.warmup > 0:
-                    wrk(url, headers, count, args.warmup, client_cpu)
-                before = cpu_seconds(running.pids[name])
-                result = wrk(url, headers, count, args.duration, client_cpu)
-                spent = cpu_seconds(running.pids[name]) - before
-                results[name, count] = replace(result, cpu_us=spent / max(result.requests, 1) * 1e6)
+            client_cpu = place(running.pids, count) if pin else None
+            for name, (url, headers) in running.targets.items() if args.warmup > 0 else ():
+                warm = wrk(url, headers, count, args.warmup, client_cpu)
+                served += warm.requests if name == "switchyard" else 0
+            for _ in range(args.rounds):
+                for name, (url, headers) in running.targets.items():
+                    before = cpu_seconds(running.pids[name])
+                    result = wrk(url, headers, count, args.duration, client_cpu)
+                    spent = cpu_seconds(running.pids[name]) - before
+                    cpu_us = spent / max(result.requests, 1) * 1e6
+                    runs.setdefault((name, count), []).append(replace(result, cpu_us=cpu_us))
+                    served += result.requests if name == "switchyard" else 0
         switchyard_lines = running.switchyard_log.read_bytes().count(b"\n") - lines_before
         if args.keep_log:
             shutil.copyfile(running.switchyard_log, args.keep_log)
+    results = {key: median(found) for key, found in runs.items()}
 
-    print(f"python {sys.version.split()[0]}; {os.cpu_count()} cpus; wrk -t1 -d{args.duration:g}s --latency; "
-          f"pinned: {'proxies on cpu 0, upstream and wrk on cpu 1' if pin else 'no'}")  # fmt: skip
+    rounds = f", median of {args.rounds} rounds" if args.rounds > 1 else ""
+    placed = "1 connection: all on cpu 1; more: proxies on cpu 0, upstream and wrk on cpu 1"
+    print(
+        f"python {sys.version.split()[0]}; {os.cpu_count()} cpus; wrk -t1 -d{args.duration:g}s --latency{rounds}"
+    )
+    print(f"pinned: {placed if pin else 'no'}")
     print(f"{'target':<15}{'conns':>6}{'req/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'cpu us/req':>12}{'bad':>6}")
     for (name, count), result in results.items():
         print(
             f"{name:<15}{count:>6}{result.requests_per_s:>11,.0f}{result.p50_ms:>9.3f}"
             f"{result.p99_ms:>9.3f}{result.cpu_us:>12.0f}{result.bad:>6}"
         )
-    measured = sum(r.requests for (name, _), r in results.items() if name == "switchyard")
-    warm = " + warm-up" if args.warmup > 0 else ""
-    print(f"switchyard log: {switchyard_lines:,} lines for {measured:,} measured{warm} requests")
-    if any(r.bad for r in results.values()):
+    print(f"switchyard log: {switchyard_lines:,} lines for {served:,} proxied requests (warm-up included)")
+    if any(r.bad for found in runs.values() for r in found):
         print("WARNING: some answers were not 2xx/3xx or sockets failed; the figures are not comparable")
     low, high = min(counts), max(counts)
     added = results["switchyard", low].p50_ms - results["direct", low].p50_ms
     print(f"switchyard added p50 over direct at {low} connection(s): {added:.3f} ms (target <= 0.5 ms)")
+    cpu = results["minimal proxy", high].cpu_us / max(results["switchyard", high].cpu_us, 1e-9)
+    print(f"server CPU per request at {high} connections, minimal proxy/switchyard: {cpu:.3f}")
     ratio = results["switchyard", high].requests_per_s / results["minimal proxy", high].requests_per_s
     print(f"ratio: switchyard/minimal_proxy requests_per_s at {high} connections={ratio:.3f} (target >= 0.7)")
 

@@ -5,12 +5,15 @@ Standard-library loggers (uvicorn, alembic) go through the same processors, so n
 The proxy writes a line per call, so the pipeline is kept cheap without weakening it:
 
 * a line below the level is dropped before any processing;
-* redaction checks each field name against the secret-like pattern once per name (remembered), and hands a
-  text to the full ``redact_text`` only when it holds a released value, a backslash (every other spelling
-  of a value, inside a repr or a JSON string, has one: checked against the redaction module when this
-  module loads, and when that no longer holds every text goes to ``redact_text``) or something shaped like
-  an API key (``syk_``);
-* the timestamp reuses its formatted second; the JSON encoder is built once, not per line;
+* redaction looks at a line of plain values (texts, numbers, booleans, none) in one step: when its texts,
+  taken together, hold no released value, no backslash (every other spelling of a value, inside a repr or
+  a JSON string, has one: checked against the redaction module when this module loads, and when that no
+  longer holds every line takes the long way) and nothing shaped like an API key (``syk_``), only its
+  secret-named fields are replaced (the names remembered per set of fields); any other line goes through
+  ``redact`` field by field, as before;
+* request id, level, logger name and timestamp are added in one step, and the timestamp reuses its
+  formatted second; exceptions are formatted only for lines that carry one; the JSON encoder is built
+  once, not per line; each line is written and flushed under one lock;
 * structlog's own records skip the standard library's record copy in the formatter (same rendering), and
   records carry no caller, thread or process information (no line shows it; the logging HOWTO's
   "Optimization" section lists these switches);
@@ -34,18 +37,11 @@ from structlog.types import EventDict, Processor
 
 from switchyard import context
 from switchyard.core import redaction
-from switchyard.core.redaction import redact, redact_text
+from switchyard.core.redaction import redact
 
 _API_KEY_MARK = "syk_"  # every API key the pattern matches contains it
 _MAX_REMEMBERED_NAMES = 4096
 _secret_names: dict[str, bool] = {}
-
-
-def _add_request_id(_logger: Any, _name: str, event: EventDict) -> EventDict:
-    rid = context.request_id.get()
-    if rid is not None:
-        event.setdefault("request_id", rid)
-    return event
 
 
 def _secret_name(key: str) -> bool:
@@ -88,38 +84,57 @@ def _may_hold(text: str, released: Collection[str]) -> bool:
     return any(value in text for value in released)
 
 
-_SCALARS = (int, float, bool)
+_FLAT = frozenset({str, int, float, bool, type(None)})
+_secret_fields: dict[tuple[str, ...], tuple[str, ...]] = {}  # a line's field names: those named like secrets
+
+
+def _secret_fields_of(names: tuple[str, ...]) -> tuple[str, ...]:
+    found = _secret_fields.get(names)
+    if found is None:
+        found = tuple(name for name in names if name != "event" and _secret_name(name))
+        if len(_secret_fields) < _MAX_REMEMBERED_NAMES:
+            _secret_fields[names] = found
+    return found
 
 
 def _redact(_logger: Any, _name: str, event: EventDict) -> EventDict:
-    """``redact`` on every field (the ``event`` text by value only), with the common cases short-cut: the
-    texts are first checked together, and only a field that needs it is replaced."""
+    """``redact`` on every field (the ``event`` text by value only), with the common case short-cut: a line
+    of plain values whose texts, checked together, hold nothing to redact only loses its secret-named
+    fields; any other line goes through ``redact`` field by field."""
     released = context.released_values()
-    clean = not _may_hold("\x00".join([v for v in event.values() if type(v) is str]), released)
-    names = _secret_names
+    texts = []
+    for value in event.values():
+        kind = type(value)
+        if kind is str:
+            texts.append(value)
+        elif kind not in _FLAT:
+            break
+    else:
+        if not _may_hold("\x00".join(texts), released):
+            for name in _secret_fields_of(tuple(event)):
+                event[name] = redaction.REDACTED
+            return event
     for key, value in event.items():
-        secret = names.get(key)
-        if secret is None:
-            secret = _secret_name(key)
-        if secret and key != "event":
-            event[key] = redaction.REDACTED
-        elif type(value) is str:
-            if not clean and _may_hold(value, released):
-                event[key] = redact_text(value, released)
-        elif value is not None and type(value) not in _SCALARS:
-            event[key] = redact(value, released, None if key == "event" else key)
+        event[key] = redact(value, released, None if key == "event" else key)
     return event
 
 
-class _Timestamp:
-    """``timestamp``: ISO 8601 in UTC with microseconds, as structlog's ``TimeStamper(fmt="iso", utc=True)``
-    writes it, with the date and time of day formatted once per second."""
+class _Stamp:
+    """``request_id`` (when in a request), ``level``, ``logger`` and ``timestamp``, in that order, as
+    structlog's ``add_log_level``, ``add_logger_name`` and ``TimeStamper(fmt="iso", utc=True)`` write them (in
+    one step, with the date and time of day formatted once per second)."""
 
     def __init__(self) -> None:
         self._second = -1
         self._prefix = ""
 
-    def __call__(self, _logger: Any, _name: str, event: EventDict) -> EventDict:
+    def __call__(self, logger: Any, method_name: str, event: EventDict) -> EventDict:
+        rid = context.request_id.get()
+        if rid is not None:
+            event.setdefault("request_id", rid)
+        event["level"] = _LEVELS.get(method_name, method_name)
+        record = event.get("_record")
+        event["logger"] = logger.name if record is None else record.name
         now = time.time_ns() // 1000
         second, micro = divmod(now, 1_000_000)
         if second != self._second:
@@ -127,6 +142,16 @@ class _Timestamp:
             self._second = second
         event["timestamp"] = f"{self._prefix}.{micro:06d}Z" if micro else self._prefix + "Z"
         return event
+
+
+_LEVELS = {"warn": "warning", "exception": "error"}  # structlog's method names that are not level names
+
+
+def _exceptions(logger: Any, method_name: str, event: EventDict) -> EventDict:
+    """structlog's ``format_exc_info``, for the lines that carry ``exc_info``."""
+    if "exc_info" in event:
+        return structlog.processors.format_exc_info(logger, method_name, event)
+    return event
 
 
 def _json_fallback(value: Any) -> Any:
@@ -180,16 +205,22 @@ class _Formatter(structlog.stdlib.ProcessorFormatter):
         return rendered if isinstance(rendered, str) else super().format(record)
 
 
+class _LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A ``StreamHandler`` that writes and flushes each line under the lock ``handle`` already holds."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            stream = self.stream
+            stream.write(self.format(record) + self.terminator)
+            stream.flush()
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+
 def configure(level: str = "INFO", fmt: str = "json") -> None:
-    shared: list[Processor] = [
-        structlog.contextvars.merge_contextvars,
-        _add_request_id,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
-        _Timestamp(),
-        structlog.processors.format_exc_info,
-        _redact,
-    ]
+    shared: list[Processor] = [structlog.contextvars.merge_contextvars, _Stamp(), _exceptions, _redact]
     renderer: Processor = _json_renderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
         processors=[
@@ -203,7 +234,7 @@ def configure(level: str = "INFO", fmt: str = "json") -> None:
     )
     logging._srcfile = None  # no caller lookup per record
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _LineHandler(sys.stderr)
     handler.setFormatter(_Formatter(renderer, shared, copy=fmt != "json"))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -224,9 +224,11 @@ class _Exchange:
                 raise _translate(exc, url.host) from None
             except (ValueError, TypeError) as exc:
                 raise InvalidInput(f"the request cannot be sent ({exc})", code="request.invalid") from None
-            location = response.headers.get("Location") if response.status in _REDIRECTS else None
-            to_get = response.status == 303 and method != "HEAD"
-            to_get = to_get or (response.status in (301, 302) and method == "POST")
+            status = response.status
+            if status not in _REDIRECTS:
+                break
+            location = response.headers.get("Location")
+            to_get = (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST")
             if location is None or (not to_get and body is not None and not isinstance(body, bytes)):
                 break  # not a redirect, or one a streamed body cannot follow
             response.release()

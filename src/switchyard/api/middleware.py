@@ -135,14 +135,20 @@ def _route_template(scope: Scope) -> str:
 
 
 _PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # every 10-bit value as two base32 characters
-_SHIFTS = tuple(range(120, -10, -10))
 
 
 def _new_request_id() -> str:
-    """``new_id("req")`` to the character (48 bits of milliseconds, 80 random bits, Crockford base32), in a
-    fifth of the time: this runs on every request."""
-    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
-    return "req_" + "".join([_PAIRS[(value >> shift) & 1023] for shift in _SHIFTS])
+    """``new_id("req")`` to the character, in a third of the time (this runs on every request): a ULID's 26
+    characters are 10 for 48 bits of milliseconds (with 2 leading zero bits) and 16 for 80 random bits."""
+    ms = time.time_ns() // 1_000_000
+    random = os.urandom(10)
+    a, b = int.from_bytes(random[:5], "big"), int.from_bytes(random[5:], "big")
+    p = _PAIRS
+    return "".join((
+        "req_", p[ms >> 40], p[ms >> 30 & 1023], p[ms >> 20 & 1023], p[ms >> 10 & 1023], p[ms & 1023],
+        p[a >> 30], p[a >> 20 & 1023], p[a >> 10 & 1023], p[a & 1023],
+        p[b >> 30], p[b >> 20 & 1023], p[b >> 10 & 1023], p[b & 1023],
+    ))  # fmt: skip
 
 
 def _request_id(scope: Scope) -> str:
@@ -190,11 +196,9 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
-                headers = message.get("headers") or []
-                message["headers"] = [
-                    *[header for header in headers if header[0].lower() != REQUEST_ID_HEADER],
-                    rid_header,
-                ]
+                headers = [h for h in message.get("headers") or () if h[0].lower() != REQUEST_ID_HEADER]
+                headers.append(rid_header)
+                message["headers"] = headers
             await send(message)
 
         try:

@@ -40,14 +40,14 @@ CALLS = Counter("switchyard_provider_calls_total", "Calls to providers", ["provi
 CALL_SECONDS = Histogram("switchyard_provider_call_seconds", "Provider call latency", ["provider"])
 RETRIES = Counter("switchyard_provider_retries_total", "Retried provider calls", ["provider"])
 REFUSED = Counter("switchyard_calls_refused_total", "Calls refused before reaching a provider", ["reason"])
-_children: dict[tuple[object, tuple[str, ...]], Any] = {}  # (metric, labels): the labelled child
+_children: dict[tuple[object, ...], Any] = {}  # (metric, *labels): the labelled child
 _policies: dict[tuple[int, frozenset[int]], retry.RetryPolicy] = {}
 _MAX_REMEMBERED = 4096
 
 
 def _child(metric: Counter | Histogram, *labels: str) -> Any:
     """``metric.labels(*labels)``, remembered (prometheus keeps every child for the process's life anyway)."""
-    key = (metric, labels)
+    key = (metric, *labels)
     child = _children.get(key)
     if child is None:
         child = metric.labels(*labels)

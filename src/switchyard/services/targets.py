@@ -9,10 +9,15 @@ Each reuse marks the credential values as released for the request, so log redac
 A target also carries what every call through it would otherwise work out again: the lower-cased names of
 its fixed headers, its injected query already encoded, its retryable statuses and its rate-limit and
 circuit-breaker keys.
+
+Concurrent calls that miss the cache for the same connection and purpose share one resolution (single
+flight): when a target expires under load, one set of reads and one audited decrypt serve every waiting
+call, instead of one per call. A forgotten connection's resolution in flight is not cached.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -79,6 +84,12 @@ class Target:
                 context.release(value)
 
 
+def _retrieved(loading: asyncio.Future[Target]) -> None:
+    """Mark a shared resolution's failure as seen, when every caller waiting for it has gone."""
+    if not loading.cancelled():
+        loading.exception()
+
+
 def not_active(connection: Connection) -> Conflict:
     return Conflict(
         f"connection {connection.id} is {connection.status}"
@@ -104,29 +115,48 @@ class Targets:
         self.refresher = refresher
         self.ttl = ttl
         self._cache: OrderedDict[tuple[str, str], Target] = OrderedDict()
+        self._loading: dict[tuple[str, str, str], asyncio.Future[Target]] = {}
 
     def forget(self, connection_id: str) -> None:
         for key in [key for key in self._cache if key[1] == connection_id]:
             del self._cache[key]
+        for flight in [flight for flight in self._loading if flight[1] == connection_id]:
+            del self._loading[flight]
 
     async def get(self, tenant_id: str, connection_id: str, purpose: str) -> Target:
-        key = (tenant_id, connection_id)
-        cached = self._cache.get(key)
+        cached = self._cache.get((tenant_id, connection_id))
         if cached is not None and cached.fresh_until > time.monotonic():
             cached.release()
             return cached
-        async with self.db.transaction(write=False) as tx:
-            connection = await tx.connections.get(tenant_id, connection_id)
-        if connection is None:
-            self._cache.pop(key, None)
-            raise not_found(connection_id)
-        target = await self._resolve(connection, purpose)
-        if self.ttl > 0:
-            self._cache[key] = target
-            self._cache.move_to_end(key)
-            while len(self._cache) > MAX_TARGETS:
-                self._cache.popitem(last=False)
+        flight = (tenant_id, connection_id, purpose)
+        loading = self._loading.get(flight)
+        if loading is None:
+            loading = self._loading[flight] = asyncio.ensure_future(self._load(flight))
+            loading.add_done_callback(_retrieved)
+        target = await asyncio.shield(loading)  # a caller that gives up leaves the others theirs
+        target.release()
         return target
+
+    async def _load(self, flight: tuple[str, str, str]) -> Target:
+        tenant_id, connection_id, purpose = flight
+        key = (tenant_id, connection_id)
+        this = asyncio.current_task()
+        try:
+            async with self.db.transaction(write=False) as tx:
+                connection = await tx.connections.get(tenant_id, connection_id)
+            if connection is None:
+                self._cache.pop(key, None)
+                raise not_found(connection_id)
+            target = await self._resolve(connection, purpose)
+            if self.ttl > 0 and self._loading.get(flight) is this:  # not forgotten meanwhile
+                self._cache[key] = target
+                self._cache.move_to_end(key)
+                while len(self._cache) > MAX_TARGETS:
+                    self._cache.popitem(last=False)
+            return target
+        finally:
+            if self._loading.get(flight) is this:
+                del self._loading[flight]
 
     async def _resolve(self, connection: Connection, purpose: str) -> Target:
         if connection.status != "active":

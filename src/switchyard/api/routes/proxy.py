@@ -53,10 +53,13 @@ BUFFERED_ANSWER = 256 * 1024  # answers up to this size go back in one piece
 NO_BODY_STATUSES = frozenset({204, 304})
 
 
+_DEFAULTS = ProxyOptions()
+
+
 def _options(read: dict[bytes, str]) -> ProxyOptions:
     retries, retry_on, base_url = read.get(b"retries"), read.get(b"retry-on"), read.get(b"base-url-override")
     if retries is None and retry_on is None and base_url is None:
-        return ProxyOptions()
+        return _DEFAULTS
     try:
         count = int(retries) if retries is not None else None
         statuses = frozenset(int(s) for s in retry_on.split(",") if s.strip()) if retry_on else None
