@@ -92,6 +92,49 @@ class Settings(BaseSettings):
     operate_window_seconds: float = Field(
         default=300.0, gt=0, description="How far an operate request_time may be from now."
     )
+    connectors_storage: str | None = Field(
+        default=None,
+        description="Where uploaded connector packages are kept: a directory, file://, s3://bucket/prefix, "
+        "gs://bucket/prefix or az://container/prefix. Default: <data dir>/connectors.",
+    )
+    connectors_storage_options: SecretStr | None = Field(
+        default=None,
+        description="JSON object of the object store's options (endpoint, region, keys), e.g. "
+        '{"endpoint": "http://127.0.0.1:9000", "region": "us-east-1"}.',
+    )
+    package_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, description="Largest package .zip.")
+    package_max_unpacked_bytes: int = Field(
+        default=50 * 1024 * 1024, ge=1024, description="Largest total size of a package's files, unpacked."
+    )
+    package_max_files: int = Field(default=1000, ge=1, description="Most files in one package.")
+    package_max_ratio: int = Field(
+        default=100, ge=1, description="Highest compression ratio of a package file (zip bombs)."
+    )
+    sandbox_unsafe_no_isolation: bool = Field(
+        default=False,
+        description="DEVELOPMENT ONLY: run custom connector code without bubblewrap (limits still apply).",
+    )
+    sandbox_wall_seconds: float = Field(default=30.0, gt=0, description="Longest one hook call may take.")
+    sandbox_cpu_seconds: int = Field(default=10, ge=1, description="CPU time of one sandbox process.")
+    sandbox_memory_mb: int = Field(default=512, ge=64, description="Address space of one sandbox process.")
+    sandbox_file_mb: int = Field(default=16, ge=1, description="Largest file sandboxed code may write.")
+    sandbox_tmpfs_mb: int = Field(default=64, ge=1, description="Size of a sandbox's private work dir.")
+    sandbox_open_files: int = Field(default=64, ge=16, description="Open files of one sandbox process.")
+    sandbox_output_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Most output (prints, replies) one hook call may write."
+    )
+    sandbox_warm_pool: int = Field(default=2, ge=0, description="Started sandboxes kept ready for a call.")
+    sandbox_idle_seconds: float = Field(
+        default=300.0, gt=0, description="How long a used sandbox waits for its next call of that package."
+    )
+    sandbox_max_calls: int = Field(
+        default=200, ge=1, description="Calls one sandbox serves before it is replaced."
+    )
+    profiles_file: Path | None = Field(
+        default=None,
+        description="The CLI's saved server profiles (switchyard login). Default: "
+        "$XDG_CONFIG_HOME/switchyard/profiles.json, else ~/.config/switchyard/profiles.json.",
+    )
     migrate_on_start: bool | None = Field(
         default=None, description="Upgrade the schema when serving; default: on for SQLite, off otherwise."
     )

@@ -25,7 +25,10 @@ caller should do about them::
     │                                  ``provider.bad_response``, ``provider.response_too_large``)
     └── FatalError                an operator must act; retrying will not help
         ├── DecryptFailed         500  ``vault.decrypt_failed``: corrupted ciphertext or a missing key
-        └── ConfigurationError         the process refuses to start (key file mode, missing key)
+        ├── ConfigurationError         the process refuses to start (key file mode, missing key)
+        ├── SandboxUnavailable    503  ``sandbox.unavailable``: custom code cannot run on this host
+        └── SandboxError          502  custom connector code failed or broke a limit (``sandbox.timeout``,
+                                       ``sandbox.memory_exceeded``, ``sandbox.hook_failed``, ...)
 
 ``ProviderRejected`` and ``UpstreamError`` share ``ProviderAnswer``'s constructor (``upstream_status``).
 
@@ -224,3 +227,17 @@ class DecryptFailed(FatalError):
 class ConfigurationError(FatalError):
     status = 500
     default_code = "config.invalid"
+
+
+class SandboxUnavailable(FatalError):
+    """Custom connector code cannot run here (no bubblewrap, or it cannot create namespaces)."""
+
+    status = 503
+    default_code = "sandbox.unavailable"
+
+
+class SandboxError(FatalError):
+    """A package's code failed, or was stopped at a limit; the host is unaffected."""
+
+    status = 502
+    default_code = "sandbox.failed"
