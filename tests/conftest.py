@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -48,6 +49,13 @@ def _skip_or_fail(reason: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"{reason}; SWITCHYARD_TEST_REQUIRE_SERVICES=1 requires it")
     pytest.skip(reason)
+
+
+@pytest.fixture
+def bubblewrap() -> None:
+    """Custom connector code runs under bubblewrap; without it those tests skip (CI installs it)."""
+    if shutil.which("bwrap") is None:
+        _skip_or_fail("bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
 
 
 @pytest.fixture

@@ -130,11 +130,31 @@ class Settings(BaseSettings):
     sandbox_max_calls: int = Field(
         default=200, ge=1, description="Calls one sandbox serves before it is replaced."
     )
+    sandbox_max_live: int = Field(
+        default=16, ge=1, description="Most sandbox processes alive at once; further calls wait."
+    )
     profiles_file: Path | None = Field(
         default=None,
         description="The CLI's saved server profiles (switchyard login). Default: "
         "$XDG_CONFIG_HOME/switchyard/profiles.json, else ~/.config/switchyard/profiles.json.",
     )
+    xdg_config_home: Path | None = Field(
+        default=None,
+        validation_alias="XDG_CONFIG_HOME",  # an alias is read as is: env_prefix does not apply to it
+        description="XDG_CONFIG_HOME itself (no SWITCHYARD_ prefix): where the profiles file goes by default.",
+    )
+
+    @property
+    def resolved_profiles_file(self) -> Path:
+        """The CLI's profiles file: ``profiles_file``, else under ``$XDG_CONFIG_HOME``, else under
+        ``~/.config``. An empty or relative XDG_CONFIG_HOME is ignored, as the XDG Base Directory spec asks."""
+        if self.profiles_file is not None:
+            return self.profiles_file
+        config_home = self.xdg_config_home
+        if config_home is None or not config_home.is_absolute():
+            config_home = Path.home() / ".config"
+        return config_home / "switchyard" / "profiles.json"
+
     migrate_on_start: bool | None = Field(
         default=None, description="Upgrade the schema when serving; default: on for SQLite, off otherwise."
     )

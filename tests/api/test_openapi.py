@@ -59,6 +59,17 @@ PINNED = {
     ("POST", "/api/v1/caller-keys"),
     ("GET", "/api/v1/caller-keys"),
     ("DELETE", "/api/v1/caller-keys/{kid}"),
+    ("POST", "/api/v1/packages"),
+    ("GET", "/api/v1/packages"),
+    ("GET", "/api/v1/packages/{name}"),
+    ("DELETE", "/api/v1/packages/{name}"),
+    ("GET", "/api/v1/packages/{name}/versions"),
+    ("GET", "/api/v1/packages/{name}/download"),
+    ("POST", "/api/v1/packages/{name}/rollback"),
+    ("POST", "/apps"),
+    ("GET", "/apps"),
+    ("GET", "/apps/{name}"),
+    ("DELETE", "/apps/{name}"),
 }
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/api/v1/connectors/schema", "/.well-known/jwks.json"}
 

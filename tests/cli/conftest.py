@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import ssl
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+import time
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 
 from switchyard.services.container import Container, build
@@ -19,6 +23,7 @@ from switchyard.settings import Settings
 from tests.conftest import LOOPBACK_HOSTS, LOOPBACK_NETWORKS
 
 COMMAND_TIMEOUT = 30.0
+START_TIMEOUT = 20.0
 
 
 @dataclass
@@ -102,3 +107,52 @@ async def open_container(data_dir: Path) -> AsyncIterator[Container]:
         yield container
     finally:
         await container.close()
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    base_url: str
+    stdout: Path
+    stderr: Path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_until_up(server: Server, verify: ssl.SSLContext | bool = True) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise AssertionError(f"serve exited {server.process.returncode}: {server.stderr.read_text()}")
+        try:
+            if httpx2.get(f"{server.base_url}/healthz", verify=verify, timeout=1.0).status_code == 200:
+                return
+        except httpx2.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"serve did not answer within {START_TIMEOUT}s: {server.stderr.read_text()}")
+
+
+@contextmanager
+def serving(cli: Cli, tmp_path: Path, *, tls: bool = False) -> Iterator[Server]:
+    """``switchyard serve`` on a free loopback port over ``cli``'s data dir; stopped (SIGTERM) on exit."""
+    port = free_port()
+    args = ["serve", "--port", str(port), *(["--tls"] if tls else [])]
+    stdout, stderr = tmp_path / "serve.out", tmp_path / "serve.err"
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        process = subprocess.Popen(cli.command(*args), stdout=out, stderr=err, env=cli.env())
+    server = Server(process, f"{'https' if tls else 'http'}://127.0.0.1:{port}", stdout, stderr)
+    try:
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)

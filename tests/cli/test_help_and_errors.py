@@ -35,6 +35,15 @@ COMMANDS = [
     ["connectors", "validate"],
     ["connectors", "put"],
     ["connectors", "remove"],
+    ["connectors", "create"],
+    ["connectors", "package"],
+    ["connectors", "upload"],
+    ["connectors", "download"],
+    ["connectors", "download-all"],
+    ["connectors", "versions"],
+    ["connectors", "rollback"],
+    ["connectors", "delete"],
+    ["connectors", "migrate"],
     ["integrations", "create"],
     ["integrations", "list"],
     ["integrations", "show"],
@@ -44,13 +53,14 @@ COMMANDS = [
     ["connections", "delete"],
     ["connections", "test"],
     ["connect"],
+    ["login"],
 ]
 
 
 def test_top_level_help_names_every_group(cli: Cli) -> None:
     done = cli.run("--help")
     assert done.returncode == 0, done.stderr
-    for name in ["serve", "version", "connect", *GROUPS]:
+    for name in ["serve", "version", "connect", "login", *GROUPS]:
         assert name in done.stdout
 
 

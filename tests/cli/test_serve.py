@@ -5,67 +5,14 @@ from __future__ import annotations
 import socket
 import ssl
 import stat
-import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx2
 
-from tests.cli.conftest import Cli
-
-START_TIMEOUT = 20.0
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    base_url: str
-    stdout: Path
-    stderr: Path
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _wait_until_up(server: Server, verify: ssl.SSLContext | bool) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise AssertionError(f"serve exited {server.process.returncode}: {server.stderr.read_text()}")
-        try:
-            if httpx2.get(f"{server.base_url}/healthz", verify=verify, timeout=1.0).status_code == 200:
-                return
-        except httpx2.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"serve did not answer within {START_TIMEOUT}s: {server.stderr.read_text()}")
-
-
-@contextmanager
-def serving(cli: Cli, tmp_path: Path, *, tls: bool = False) -> Iterator[Server]:
-    port = _free_port()
-    args = ["serve", "--port", str(port), *(["--tls"] if tls else [])]
-    stdout, stderr = tmp_path / "serve.out", tmp_path / "serve.err"
-    with stdout.open("wb") as out, stderr.open("wb") as err:
-        process = subprocess.Popen(cli.command(*args), stdout=out, stderr=err, env=cli.env())
-    server = Server(process, f"{'https' if tls else 'http'}://127.0.0.1:{port}", stdout, stderr)
-    try:
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+from tests.cli.conftest import START_TIMEOUT, Cli, serving
+from tests.cli.conftest import wait_until_up as _wait_until_up
 
 
 def test_serve_answers_and_accepts_a_cli_made_key(cli: Cli, demo: dict[str, Any], tmp_path: Path) -> None:

@@ -19,10 +19,12 @@ from switchyard.api.routes import (
     integrations,
     oauth,
     operate,
+    packages,
     proxy,
     secrets,
     tenancy,
 )
+from switchyard.api.routes.packages import UPLOAD_PREFIXES, package_upload_limit
 from switchyard.services.container import Container, build
 from switchyard.settings import Settings
 
@@ -41,6 +43,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         if owned:
             await resolved.start(upgrade=resolved.settings.auto_migrate)
         resolved.upkeep.start()  # a serving process keeps tokens fresh (SWITCHYARD_UPKEEP_INTERVAL_SECONDS)
+        await resolved.sandbox.start()  # and a warm pool of sandboxes (SWITCHYARD_SANDBOX_WARM_POOL)
         try:
             yield
         finally:
@@ -60,6 +63,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         BodyLimitMiddleware,
         max_bytes=resolved.settings.max_request_bytes,
         exempt_prefixes=(proxy.router.prefix + "/",),  # the proxy streams and enforces its own limit
+        larger=tuple((prefix, package_upload_limit(resolved.settings)) for prefix in UPLOAD_PREFIXES),
     )
     app.add_middleware(RequestContextMiddleware)  # outermost: every response, 413 included, gets an id
     app.include_router(health.router)
@@ -67,6 +71,8 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.include_router(secrets.router)
     app.include_router(proxy.router)
     app.include_router(operate.router)
+    app.include_router(packages.router)
+    app.include_router(packages.apps)
     app.include_router(actions.router)  # before connectors: /{connector_id}/actions is its own route
     app.include_router(connector_auth.router)  # before connectors: /{connector_id}/auth is its own route
     app.include_router(connectors.router)

@@ -25,7 +25,9 @@ class ConnectorSummary(BaseModel):
     categories: list[str]
     logo: str | None
     docs_url: str | None
-    source: str = Field(description="builtin, or tenant for a definition this tenant added or overrode")
+    source: str = Field(
+        description="builtin; tenant for a definition this tenant added or overrode; package for an uploaded one"
+    )
 
     @classmethod
     def of(cls, entry: CatalogEntry) -> ConnectorSummary:

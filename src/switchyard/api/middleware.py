@@ -241,21 +241,33 @@ class BodyLimitMiddleware:
     """Refuses request bodies over ``max_bytes`` (413 ``request.too_large``) before they are buffered.
 
     A declared Content-Length over the limit is refused at once; a chunked body is counted as it arrives.
-    Paths under ``exempt_prefixes`` (the proxy) enforce their own, larger limit while streaming.
+    Paths under ``exempt_prefixes`` (the proxy) enforce their own, larger limit while streaming; paths under
+    a prefix of ``larger`` (package uploads) have that limit instead.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, exempt_prefixes: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        exempt_prefixes: tuple[str, ...] = (),
+        larger: tuple[tuple[str, int], ...] = (),
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.exempt_prefixes = exempt_prefixes
+        self.larger = larger
+
+    def _limit(self, path: str) -> int:
+        return next((limit for prefix, limit in self.larger if path.startswith(prefix)), self.max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(self.exempt_prefixes):
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope["path"])
         declared = dict(scope.get("headers", [])).get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            response = problem(413, "request.too_large", f"the request body exceeds {self.max_bytes} bytes")
+        if declared.isdigit() and int(declared) > limit:
+            response = problem(413, "request.too_large", f"the request body exceeds {limit} bytes")
             await response(scope, receive, send)
             return
         received = 0
@@ -265,8 +277,8 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
+                if received > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         await self.app(scope, counting_receive, send)

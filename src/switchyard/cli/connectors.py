@@ -1,5 +1,7 @@
 """``switchyard connectors``: the catalog (built in, plus a tenant's own definitions), the definition
-JSON Schema, offline validation of definition files, and a tenant's added or overriding definitions.
+JSON Schema, offline validation of definition files, and a tenant's added or overriding definitions; and
+connector packages (``packages.py``): create, package, and upload, download, version, roll back, delete and
+migrate them on a Switchyard server.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from typing import Annotated, Any
 import typer
 
 from switchyard.api.catalog_schemas import ConnectorDetail, ConnectorList, ConnectorSummary
+from switchyard.cli import migrate, packages
 from switchyard.cli.output import JsonOption, TenantOption, print_fields, print_json, print_table, say
+from switchyard.cli.profiles import ApiUrlOption, ProfileOption, TokenOption
 from switchyard.cli.runtime import run_with_container, tenant_principal
 from switchyard.core.errors import InvalidInput
 from switchyard.core.manifest.loader import load
@@ -21,7 +25,8 @@ from switchyard.services.container import Container
 app = typer.Typer(
     name="connectors",
     help="The connector catalog: list and show definitions, print their JSON Schema, validate definition "
-    "files, and add or override a tenant's own definitions.",
+    "files, and add or override a tenant's own definitions. Connector packages: create, package, and "
+    "upload, download, version, roll back, delete or migrate them on a Switchyard server.",
     no_args_is_help=True,
 )
 
@@ -61,10 +66,23 @@ def list_connectors(
         str | None,
         typer.Option(metavar="TYPE", help="Only connectors offering this auth method: oauth2, api_key, ..."),
     ] = None,
+    api_url: ApiUrlOption = None,
+    token: TokenOption = None,
+    profile: ProfileOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """List connectors: the built-in catalog, or with --tenant that tenant's catalog (its own definitions
-    added or overriding built-in ones)."""
+    added or overriding built-in ones). With --api-url, --token or --profile: the connector packages
+    uploaded to that Switchyard server instead (see `switchyard login`)."""
+    if api_url is not None or token is not None or profile is not None:
+        if tenant is not None or category is not None or q is not None or auth is not None:
+            raise InvalidInput(
+                "--tenant, --category, --q and --auth filter the local catalog, not a server's packages",
+                code="cli.conflicting_options",
+                remediation="Leave them out when listing a server's packages.",
+            )
+        packages.list_remote(api_url, token, profile, as_json)
+        return
     where = CatalogFilter(category, q, auth)
 
     async def work(container: Container) -> list[CatalogEntry]:
@@ -193,6 +211,17 @@ def remove(tenant: TenantOption, connector_id: ConnectorArgument) -> None:
         f"removed the tenant definition of {connector_id}"
         + ("; the built-in one applies" if builtin_again else "")
     )
+
+
+app.command()(packages.create)
+app.command()(packages.package)
+app.command()(packages.upload)
+app.command()(packages.download)
+app.command("download-all")(packages.download_all)
+app.command()(packages.versions)
+app.command()(packages.rollback)
+app.command()(packages.delete)
+app.command()(migrate.migrate)
 
 
 def _summary(entry: CatalogEntry) -> list[tuple[str, object]]:

@@ -13,6 +13,7 @@ import typer
 from switchyard import __version__
 from switchyard.cli import connections, connectors, db, integrations, keys, secrets, tenants
 from switchyard.cli.connect import connect
+from switchyard.cli.login import login
 from switchyard.cli.output import JsonOption, print_json, report_error, say
 from switchyard.cli.serve import serve
 from switchyard.core.errors import SwitchyardError
@@ -34,6 +35,7 @@ app.add_typer(connectors.app, name="connectors")
 app.add_typer(integrations.app, name="integrations")
 app.add_typer(connections.app, name="connections")
 app.command()(connect)
+app.command()(login)
 
 
 @app.command()

@@ -21,6 +21,7 @@ caller should do about them::
     │   ├── Unavailable           503  database or credential store unreachable
     │   ├── RateLimited           429  a limit was reached before the call (``Retry-After`` says when)
     │   ├── CircuitOpen           503  ``circuit.open``: the provider failed repeatedly; calls pause
+    │   ├── SandboxBusy           503  ``sandbox.busy``: every sandbox is in use; none came free in time
     │   └── UpstreamError         502  the provider failed (``provider.unavailable``, ``provider.timeout``,
     │                                  ``provider.bad_response``, ``provider.response_too_large``)
     └── FatalError                an operator must act; retrying will not help
@@ -28,7 +29,8 @@ caller should do about them::
         ├── ConfigurationError         the process refuses to start (key file mode, missing key)
         ├── SandboxUnavailable    503  ``sandbox.unavailable``: custom code cannot run on this host
         └── SandboxError          502  custom connector code failed or broke a limit (``sandbox.timeout``,
-                                       ``sandbox.memory_exceeded``, ``sandbox.hook_failed``, ...)
+                                       ``sandbox.memory_exceeded``, ``sandbox.hook_failed``,
+                                       ``sandbox.killed``, ...)
 
 ``ProviderRejected`` and ``UpstreamError`` share ``ProviderAnswer``'s constructor (``upstream_status``).
 
@@ -212,6 +214,13 @@ class UpstreamError(ProviderAnswer, RetriableError):
 
     status = 502
     default_code = "provider.unavailable"
+
+
+class SandboxBusy(RetriableError):
+    """Every sandbox process allowed is in use, and none came free within the call's time."""
+
+    status = 503
+    default_code = "sandbox.busy"
 
 
 class FatalError(SwitchyardError):

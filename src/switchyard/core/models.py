@@ -130,6 +130,7 @@ class ConnectorOverride:
     source: str
     created_at: datetime
     updated_at: datetime
+    package_id: str | None = None  # set when an uploaded package owns it
 
 
 @dataclass(frozen=True)
@@ -235,3 +236,34 @@ class CallerKey:
     public_jwk: dict[str, Any]
     created_at: datetime
     revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Package:
+    """An uploaded connector package: its versions are kept; ``current_version`` is the one in use."""
+
+    id: str
+    tenant_id: str
+    name: str
+    display_name: str
+    description: str
+    current_version: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class PackageVersion:
+    """One stored version of a package: its archive in the package store, and its manifest."""
+
+    id: str
+    tenant_id: str
+    package_id: str
+    version: str
+    sha256: str
+    size: int
+    object_key: str
+    manifest: str
+    actions: list[str]
+    has_code: bool
+    uploaded_at: datetime

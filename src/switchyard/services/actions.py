@@ -28,8 +28,9 @@ from switchyard.core.scopes import Scope
 from switchyard.logs import get_logger
 from switchyard.services import action_io
 from switchyard.services.authz import require
-from switchyard.services.catalog import BUILTIN, CatalogService
+from switchyard.services.catalog import BUILTIN, PACKAGE, CatalogService
 from switchyard.services.hooks import HookContext, HookHttp, builtin_hook
+from switchyard.services.package_code import PackageCode
 from switchyard.services.proxy import Call, ProxyService
 from switchyard.services.targets import Target
 
@@ -64,11 +65,13 @@ class ActionsService:
         *,
         max_response_bytes: int,
         sql: SqlRunner | None = None,
+        package_code: PackageCode | None = None,
     ) -> None:
         self.catalog = catalog
         self.proxy = proxy
         self.max_response_bytes = max_response_bytes
         self.sql = sql
+        self.package_code = package_code
         self.schemas = action_io.SchemaCache()
 
     async def list_actions(self, principal: Principal, connector_id: str) -> list[Action]:
@@ -187,13 +190,19 @@ class ActionsService:
         assert action.hook is not None
         connection = target.connection
         entry = await self.catalog.get(connection.tenant_id, connection.connector_id)
+        http = HookHttp(self.proxy, connection.tenant_id, connection.id, self.max_response_bytes)
+        if entry.source == PACKAGE and self.package_code is not None:
+            output = await self.package_code.run(
+                connection.tenant_id, connection.connector_id, target.definition.version, action.hook,
+                payload, config=dict(connection.config), connection_id=connection.id, http=http,
+            )  # fmt: skip
+            return output, max(http.calls, 1), 200
         if entry.source != BUILTIN and not entry.overrides_builtin:
             raise InvalidInput(
                 f"{connection.connector_id} is a tenant definition; its Python hooks need an uploaded package",
                 code="action.hook_unavailable",
             )
         hook = builtin_hook(connection.connector_id, action.hook)
-        http = HookHttp(self.proxy, connection.tenant_id, connection.id, self.max_response_bytes)
         try:
             output = await hook(HookContext(http, dict(connection.config), connection.id), payload)
         except SwitchyardError:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from switchyard.core.clock import utcnow
-from switchyard.core.errors import InvalidInput, NotFound
+from switchyard.core.errors import Conflict, InvalidInput, NotFound
 from switchyard.core.ids import new_id
 from switchyard.core.manifest.loader import load
 from switchyard.core.manifest.schema import Definition
@@ -23,12 +23,13 @@ from switchyard.services.authz import require
 
 BUILTIN = "builtin"
 TENANT = "tenant"
+PACKAGE = "package"  # a tenant definition owned by an uploaded package's current version
 
 
 @dataclass(frozen=True)
 class CatalogEntry:
     definition: Definition
-    source: str  # "builtin" or "tenant"
+    source: str  # "builtin", "tenant" or "package"
     overrides_builtin: bool = False
 
 
@@ -61,6 +62,14 @@ def connector_not_found(connector_id: str) -> NotFound:
     )
 
 
+def package_owned(connector_id: str) -> Conflict:
+    return Conflict(
+        f"{connector_id!r} belongs to an uploaded package",
+        code="connector.package_owned",
+        remediation=f"Upload a new version, roll back or delete it under /api/v1/packages/{connector_id}.",
+    )
+
+
 class CatalogService:
     def __init__(self, db: Database, builtin: Mapping[str, Definition]) -> None:
         self.db = db
@@ -74,7 +83,8 @@ class CatalogService:
         return self._parsed[key]
 
     def _entry(self, override: ConnectorOverride) -> CatalogEntry:
-        return CatalogEntry(self._parse(override), TENANT, override.connector_id in self.builtin)
+        source = PACKAGE if override.package_id else TENANT
+        return CatalogEntry(self._parse(override), source, override.connector_id in self.builtin)
 
     async def list(self, tenant_id: str, where: CatalogFilter | None = None) -> list[CatalogEntry]:
         async with self.db.transaction(write=False) as tx:
@@ -108,6 +118,8 @@ class CatalogService:
         now = utcnow()
         async with self.db.transaction() as tx:
             existing = await tx.connector_definitions.get(principal.tenant_id, connector_id)
+            if existing is not None and existing.package_id is not None:
+                raise package_owned(connector_id)
             override = ConnectorOverride(
                 id=existing.id if existing else new_id("cdf"),
                 tenant_id=principal.tenant_id,
@@ -127,6 +139,9 @@ class CatalogService:
         """Remove the tenant's definition; a built-in one with the same id shows again."""
         require(principal, Scope.CONNECTORS_WRITE)
         async with self.db.transaction() as tx:
+            existing = await tx.connector_definitions.get(principal.tenant_id, connector_id)
+            if existing is not None and existing.package_id is not None:
+                raise package_owned(connector_id)
             removed = await tx.connector_definitions.delete(principal.tenant_id, connector_id)
         if not removed:
             if connector_id in self.builtin:

@@ -15,11 +15,14 @@ from switchyard.adapters.http import ControlHttp
 from switchyard.adapters.keyfile import EnvKeySource, KeyFileSource
 from switchyard.adapters.locks import locks_for
 from switchyard.adapters.nango import NangoClient
+from switchyard.adapters.package_store import package_store_from_settings
 from switchyard.adapters.ratelimits import rate_limiter_for
+from switchyard.adapters.sandbox.runner import SandboxRunner
 from switchyard.adapters.sql_runner import sql_runner
 from switchyard.core import retry
 from switchyard.core.egress import EgressPolicy
 from switchyard.core.errors import ConfigurationError
+from switchyard.core.packages import PackageLimits
 from switchyard.ports import CiphertextStore, DataHttp, KeySource
 from switchyard.services.actions import ActionsService
 from switchyard.services.apikeys import ApiKeyService
@@ -34,6 +37,8 @@ from switchyard.services.nango_provider import NangoProvider
 from switchyard.services.oauth1_flow import OAuth1Flow
 from switchyard.services.oauth_flow import OAuthFlow
 from switchyard.services.operate import OperateService
+from switchyard.services.package_code import PackageCode
+from switchyard.services.packages import PackagesService
 from switchyard.services.proxy import ProxyService
 from switchyard.services.refresh import Refresher
 from switchyard.services.rotation import Rotation
@@ -69,6 +74,8 @@ class Container:
     proxy: ProxyService
     actions: ActionsService
     operate: OperateService
+    packages: PackagesService
+    sandbox: SandboxRunner
     external_store: ExternalStore | None = None
     nango_client: NangoClient | None = None
 
@@ -86,6 +93,7 @@ class Container:
 
     async def close(self) -> None:
         await self.upkeep.stop()
+        await self.sandbox.close()
         await self.control_http.close()
         await self.data_http.close()
         await self.proxy.limiter.close()
@@ -159,11 +167,17 @@ def build(settings: Settings) -> Container:
         db, catalog, integrations, connections, refresher, Verifier(control_http), control_http
     )
     proxy = build_proxy(settings, db, catalog, integrations, refresher, egress)
+    sandbox = SandboxRunner.from_settings(settings)
+    package_store = package_store_from_settings(settings)
+    package_code = PackageCode(db, package_store, sandbox)
+    packages = PackagesService(db, package_store, package_code, PackageLimits.from_settings(settings))
+    packages.changed += [proxy.targets.forget_connector, package_code.forget]
     typed_actions = ActionsService(
         catalog,
         proxy,
         max_response_bytes=settings.action_max_response_bytes,
         sql=sql_runner(egress, timeout=settings.proxy_timeout_seconds),
+        package_code=package_code,
     )
     operate = OperateService(db, keyring, typed_actions, window_seconds=settings.operate_window_seconds)
     return Container(
@@ -189,6 +203,8 @@ def build(settings: Settings) -> Container:
         proxy=proxy,
         actions=typed_actions,
         operate=operate,
+        packages=packages,
+        sandbox=sandbox,
         external_store=external,
         nango_client=nango_client,
     )

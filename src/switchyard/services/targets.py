@@ -123,6 +123,15 @@ class Targets:
         for flight in [flight for flight in self._loading if flight[1] == connection_id]:
             del self._loading[flight]
 
+    def forget_connector(self, tenant_id: str, connector_id: str) -> None:
+        """Drop the targets of a connector whose definition changed (a package upload or rollback)."""
+        for key in [
+            key
+            for key, target in self._cache.items()
+            if key[0] == tenant_id and target.connection.connector_id == connector_id
+        ]:
+            del self._cache[key]
+
     async def get(self, tenant_id: str, connection_id: str, purpose: str) -> Target:
         cached = self._cache.get((tenant_id, connection_id))
         if cached is not None and cached.fresh_until > time.monotonic():

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from switchyard.adapters.db.catalog import SqlConnectorDefinitions, SqlIntegrations
 from switchyard.adapters.db.connections import SqlConnections, SqlConnectSessions, SqlOAuthStates
 from switchyard.adapters.db.operate import SqlCallerKeys, SqlOperateRequests
+from switchyard.adapters.db.packages import SqlPackages
 from switchyard.adapters.db.secrets import SqlSecrets
 from switchyard.adapters.db.tenancy import SqlApiKeys, SqlEndUsers, SqlTenants
 from switchyard.adapters.db.vault import SqlAccessLog, SqlMasterKeys, SqlVaultItems
@@ -29,3 +30,4 @@ class SqlTransaction:
         self.connections = SqlConnections(conn)
         self.caller_keys = SqlCallerKeys(conn)
         self.operate_requests = SqlOperateRequests(conn)
+        self.packages = SqlPackages(conn)

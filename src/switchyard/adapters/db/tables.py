@@ -158,6 +158,7 @@ connector_definitions = sa.Table(
     sa.Column("source", sa.Text, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("package_id", Id),  # set when an uploaded package owns the definition
     sa.UniqueConstraint("tenant_id", "connector_id"),
 )
 
@@ -267,4 +268,35 @@ operate_requests = sa.Table(
     sa.Column("request_id", sa.String(64), primary_key=True),
     sa.Column("received_at", Timestamp, nullable=False),
     sa.Index(None, "received_at"),
+)
+
+packages = sa.Table(
+    "packages",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("tenant_id", Id, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.String(63), nullable=False),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("current_version", sa.String(64), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("tenant_id", "name"),
+)
+
+package_versions = sa.Table(
+    "package_versions",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("tenant_id", Id, nullable=False, index=True),
+    sa.Column("package_id", Id, sa.ForeignKey("packages.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("version", sa.String(64), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("object_key", sa.String(300), nullable=False),
+    sa.Column("manifest", sa.Text, nullable=False),
+    sa.Column("actions", sa.JSON, nullable=False),
+    sa.Column("has_code", sa.Boolean, nullable=False),
+    sa.Column("uploaded_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("package_id", "version"),
 )
