@@ -4,7 +4,9 @@ that store nothing."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import zipfile
 from typing import Any
 
 import httpx2
@@ -57,6 +59,24 @@ def package(manifest: dict[str, Any], code: str | None = None, **files: bytes) -
     return build_package(members)
 
 
+def unix_member(name: str, mode: int) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name)
+    info.create_system = 3  # unix: the mode sits in the high bits of external_attr
+    info.external_attr = mode << 16
+    return info
+
+
+def with_seed_manifest(*members: tuple[zipfile.ZipInfo | str, bytes]) -> bytes:
+    """Seed 000's package plus members that ``build_package`` would never write (zipfile allows them)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("manifest.json", json.dumps(seed_000_manifest()))
+        archive.writestr("connector.py", "async def describe(ctx, input):\n    return {}\n")
+        for info, content in members:
+            archive.writestr(info, content)
+    return buffer.getvalue()
+
+
 def seed_package(version: str = "1.0.0") -> bytes:
     return package(
         seed_000_manifest(version),
@@ -80,17 +100,27 @@ def keyed_package(url: str, version: str, answer: str) -> bytes:
         "proxy": {"baseUrl": url},
         "actions": [
             {
+                "name": "elsewhere",
+                "description": "Tries to send the request, and so the key, to another origin.",
+                "hook": "elsewhere",
+                "inputSchema": {"type": "object", "properties": {"url": {"type": "string"}}},
+            },
+            {
                 "name": "whoami",
                 "description": "Who the key belongs to, through the hook.",
                 "hook": "whoami",
                 "inputSchema": {"type": "object", "properties": {"note": {"type": "string"}}},
-            }
+            },
         ],
     }
     code = f"""
 async def whoami(ctx, input):
     answer = await ctx.http.request("GET", "/user")
     return {{"status": answer.status, "user": answer.json(), "note": input.get("note"), "answer": "{answer}"}}
+
+
+async def elsewhere(ctx, input):
+    return (await ctx.http.request("GET", input["url"])).status
 """
     return package(manifest, code)
 
@@ -206,6 +236,14 @@ async def test_a_package_hook_reaches_the_provider_without_seeing_the_key(
     assert first["status"] == 200 and first["note"] == "hi" and first["answer"] == "one"
     assert keyed_api.request_log[-1].credential == KEYED_API_KEY  # the host injected it, not the hook
 
+    elsewhere = await api.post(
+        f"/api/v1/connections/{connection_id}/actions/elsewhere",
+        json={"input": {"url": keyed_api.url.replace("127.0.0.1", "localhost") + "/user"}},
+        headers=tenant.headers,
+    )
+    assert_problem(elsewhere, 403, "egress.blocked")  # the proxy's own refusal, through the sandbox
+    assert keyed_api.request_log[-1].path == "/user" and len(keyed_api.request_log) == 1
+
     assert (await upload(api, tenant, keyed_package(keyed_api.url, "1.1.0", "two"))).status_code == 201
     assert (await whoami())["answer"] == "two"  # the swap restarts what uses the connector
     rolled = await api.post(
@@ -223,6 +261,19 @@ async def test_a_package_hook_reaches_the_provider_without_seeing_the_key(
         (build_package({"README.md": b"no manifest"}), 422, "package.manifest_missing"),
         (build_package({"manifest.json": b"{not json"}), 422, "package.manifest_invalid"),
         (build_package({"manifest.json": b'{"name": "x"}'}), 422, "package.manifest_invalid"),
+        (with_seed_manifest(("../../evil.py", b"x = 1")), 422, "package.unsafe_path"),
+        (with_seed_manifest((unix_member("passwd", 0o120777), b"/etc/passwd")), 422, "package.symlink"),
+        (with_seed_manifest(("zeros.bin", b"\0" * (20 * 1024 * 1024))), 422, "package.zip_bomb"),
+    ],
+    ids=[
+        "empty",
+        "not-zip",
+        "no-manifest",
+        "manifest-not-json",
+        "manifest-invalid",
+        "zip-slip",
+        "symlink",
+        "bomb",
     ],
 )
 async def test_bad_uploads_store_nothing(
