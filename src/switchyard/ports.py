@@ -3,8 +3,9 @@
 Every method that reads or changes a tenant's data takes the tenant id, so isolation is enforced here,
 once, and not per route. The exceptions are named: API-key lookup by prefix (the tenant is what it finds)
 and the master-key rotation sweep (an operator job over every tenant); connect-session
-and OAuth-state lookups by token digest (the token is how the tenant is found); the refresh sweep; the
-pruning of old operate request ids.
+and OAuth-state lookups by token digest (the token is how the tenant is found); MCP-token lookup by
+digest (likewise, as for API keys); the refresh sweep; the pruning of old operate request ids and of
+expired MCP tokens.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from switchyard.core.models import (
     EndUser,
     Integration,
     MasterKeyRecord,
+    McpToken,
     OAuthState,
     Package,
     PackageVersion,
@@ -211,6 +213,23 @@ class OperateRequestRepo(Protocol):
         ...
 
 
+class McpTokenRepo(Protocol):
+    """MCP tokens, by the digest of the bearer (the plaintext is never stored)."""
+
+    async def add(self, token: McpToken) -> None: ...
+    async def find(self, digest: str) -> McpToken | None:
+        """Not tenant-scoped: the token is how the tenant is found (as API keys are looked up)."""
+        ...
+
+    async def count_live(self, tenant_id: str, at: datetime) -> int:
+        """How many of the tenant's tokens have not expired at ``at``."""
+        ...
+
+    async def prune(self, before: datetime) -> int:
+        """Upkeep, over every tenant: delete tokens expired at ``before``; returns how many."""
+        ...
+
+
 class PackageRepo(Protocol):
     async def add(self, package: Package) -> None: ...
     async def get(self, tenant_id: str, name_or_id: str) -> Package | None: ...
@@ -259,6 +278,8 @@ class Transaction(Protocol):
     def operate_requests(self) -> OperateRequestRepo: ...
     @property
     def packages(self) -> PackageRepo: ...
+    @property
+    def mcp_tokens(self) -> McpTokenRepo: ...
 
 
 class Database(Protocol):

@@ -42,6 +42,10 @@ PINNED = {
     ("GET", "/api/v1/connections/{connection_id}"),
     ("GET", "/api/v1/connections/{connection_id}/credentials"),
     ("POST", "/api/v1/connections"),
+    ("POST", "/api/v1/mcp-tokens"),
+    ("GET", "/.well-known/oauth-protected-resource/mcp"),
+    ("GET", "/api/v1/mcp/config"),
+    ("POST", "/api/v1/agent/run"),
     ("PATCH", "/api/v1/connections/{connection_id}"),
     ("DELETE", "/api/v1/connections/{connection_id}"),
     ("POST", "/api/v1/connections/{connection_id}/test"),
@@ -71,7 +75,14 @@ PINNED = {
     ("GET", "/apps/{name}"),
     ("DELETE", "/apps/{name}"),
 }
-PUBLIC = {"/healthz", "/readyz", "/metrics", "/api/v1/connectors/schema", "/.well-known/jwks.json"}
+PUBLIC = {
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/api/v1/connectors/schema",
+    "/.well-known/jwks.json",
+    "/.well-known/oauth-protected-resource/mcp",  # RFC 9728: public by design
+}
 
 
 async def _operations(api: httpx2.AsyncClient) -> set[tuple[str, str]]:

@@ -54,6 +54,7 @@ COMMANDS = [
     ["connections", "test"],
     ["connect"],
     ["login"],
+    ["mcp"],
 ]
 
 

@@ -60,3 +60,29 @@ def test_serve_on_a_busy_port_fails_cleanly(cli: Cli) -> None:
         f"error [config.listen_failed]: cannot listen on 127.0.0.1:{port}"
     )
     assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+async def test_accepted_connections_send_without_delay() -> None:
+    """asyncio sets TCP_NODELAY on accepted sockets only when the listener is IPPROTO_TCP; without it a
+    kept-alive client waits for its delayed ACK on every answer (about 40 ms)."""
+    import asyncio
+    import socket
+
+    from switchyard.cli.serve import _bind
+
+    listener = _bind("127.0.0.1", 0)
+    seen: list[int] = []
+
+    async def accepted(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(writer.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        writer.close()
+
+    server = await asyncio.start_server(accepted, sock=listener)
+    async with server:
+        _reader, writer = await asyncio.open_connection(*listener.getsockname()[:2])
+        for _ in range(100):
+            if seen:
+                break
+            await asyncio.sleep(0.01)
+        writer.close()
+    assert seen == [1]

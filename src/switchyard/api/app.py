@@ -6,17 +6,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.routing import Route
 
 from switchyard import __version__, logs
 from switchyard.api import problems
 from switchyard.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from switchyard.api.routes import (
     actions,
+    agent,
     connections,
     connector_auth,
     connectors,
     health,
     integrations,
+    mcp,
+    mcp_config,
     oauth,
     operate,
     packages,
@@ -25,6 +29,7 @@ from switchyard.api.routes import (
     tenancy,
 )
 from switchyard.api.routes.packages import UPLOAD_PREFIXES, package_upload_limit
+from switchyard.mcp.http import McpHttpEndpoint
 from switchyard.services.container import Container, build
 from switchyard.settings import Settings
 
@@ -45,7 +50,8 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         resolved.upkeep.start()  # a serving process keeps tokens fresh (SWITCHYARD_UPKEEP_INTERVAL_SECONDS)
         await resolved.sandbox.start()  # and a warm pool of sandboxes (SWITCHYARD_SANDBOX_WARM_POOL)
         try:
-            yield
+            async with mcp_endpoint.running():  # the MCP sessions of /mcp
+                yield
         finally:
             await resolved.upkeep.stop()
             if owned:
@@ -58,6 +64,7 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         lifespan=lifespan,
     )
     app.state.container = resolved
+    mcp_endpoint = McpHttpEndpoint(resolved)
     problems.install(app)
     app.add_middleware(
         BodyLimitMiddleware,
@@ -80,4 +87,9 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.include_router(oauth.router)
     app.include_router(connections.router)
     app.include_router(connections.credentials_router)
+    app.include_router(mcp.router)
+    app.include_router(mcp.metadata)
+    app.router.routes.append(Route("/mcp", mcp_endpoint, methods=["GET", "POST", "DELETE"]))
+    app.include_router(agent.router)
+    app.include_router(mcp_config.router)
     return app

@@ -14,6 +14,7 @@ from switchyard import __version__
 from switchyard.cli import connections, connectors, db, integrations, keys, secrets, tenants
 from switchyard.cli.connect import connect
 from switchyard.cli.login import login
+from switchyard.cli.mcp import mcp
 from switchyard.cli.output import JsonOption, print_json, report_error, say
 from switchyard.cli.serve import serve
 from switchyard.core.errors import SwitchyardError
@@ -36,6 +37,7 @@ app.add_typer(integrations.app, name="integrations")
 app.add_typer(connections.app, name="connections")
 app.command()(connect)
 app.command()(login)
+app.command()(mcp)
 
 
 @app.command()

@@ -239,6 +239,20 @@ class CallerKey:
 
 
 @dataclass(frozen=True)
+class McpToken:
+    """A short-lived bearer for ``/mcp`` bound to one end user (external id); only its digest is stored."""
+
+    id: str
+    tenant_id: str
+    end_user_id: str
+    integration: str | None
+    api_key_id: str | None
+    digest: str = field(repr=False)
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
 class Package:
     """An uploaded connector package: its versions are kept; ``current_version`` is the one in use."""
 

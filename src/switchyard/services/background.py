@@ -1,4 +1,5 @@
-"""Periodic upkeep that every serving process runs: token refresh sweep, pending revocations, old states.
+"""Periodic upkeep that every serving process runs: token refresh sweep, pending revocations, old states,
+expired MCP tokens.
 
 Safe on many replicas at once: refreshes take a per-connection lock without waiting (a connection another
 process is refreshing is skipped), and every step is idempotent (the database is the source of truth).
@@ -47,12 +48,19 @@ class Upkeep:
         revoked = await self.actions.retry_revocations()
         forgotten = await self._forget_abandoned_states()
         pruned = await self.operate.prune_request_ids()
+        mcp_tokens = await self._forget_expired_mcp_tokens()
         return {
             "refreshed": refreshed,
             "revoked": revoked,
             "expired_states": forgotten,
             "operate_request_ids": pruned,
+            "expired_mcp_tokens": mcp_tokens,
         }
+
+    async def _forget_expired_mcp_tokens(self) -> int:
+        """Expired MCP tokens are refused on sight; their rows go here."""
+        async with self.db.transaction() as tx:
+            return await tx.mcp_tokens.prune(utcnow())
 
     async def _forget_abandoned_states(self) -> int:
         """Authorizations never completed: the rows and their sealed verifiers or request secrets."""

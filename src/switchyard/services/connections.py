@@ -60,11 +60,19 @@ class ConnectionsService:
     def __init__(self, db: Database, vault: Vault) -> None:
         self.db = db
         self.vault = vault
-        self.changed: list[Callable[[str], None]] = []  # told the id when credentials change or go
+        # told the id when a connection is created, its credentials change, or it goes
+        self.changed: list[Callable[[str], None]] = []
+        # told the connection (as stored, or as it was before deletion) when the set of an end user's
+        # active connections may have changed: created, deleted, or its status changed
+        self.moved: list[Callable[[Connection], None]] = []
 
     def _tell(self, connection_id: str) -> None:
         for listener in self.changed:
             listener(connection_id)
+
+    def _tell_moved(self, connection: Connection) -> None:
+        for listener in self.moved:
+            listener(connection)
 
     async def seal(self, tenant_id: str, connection_id: str, values: Mapping[str, Any]) -> VaultItem:
         raw = json.dumps(dict(values), separators=(",", ":")).encode("utf-8")
@@ -108,6 +116,8 @@ class ConnectionsService:
         except BaseException:
             await self.vault.destroy([item])
             raise
+        self._tell(connection.id)
+        self._tell_moved(connection)
         return connection
 
     async def get(self, principal: Principal, connection_id: str) -> Connection:
@@ -199,6 +209,8 @@ class ConnectionsService:
         await tx.connections.update(updated)
         await tx.vault_items.delete(connection.tenant_id, [connection.credentials_item_id])
         self._tell(connection.id)
+        if updated.status != connection.status:  # told before ``tx`` commits: listeners read later or never
+            self._tell_moved(updated)
         return updated, old
 
     async def remove(self, connection: Connection) -> None:
@@ -208,4 +220,5 @@ class ConnectionsService:
             await tx.connections.delete(connection.tenant_id, connection.id)
             await tx.vault_items.delete(connection.tenant_id, [connection.credentials_item_id])
         self._tell(connection.id)
+        self._tell_moved(connection)
         await self.vault.destroy(items)

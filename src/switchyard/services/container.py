@@ -33,6 +33,7 @@ from switchyard.services.connection_actions import ConnectionActions
 from switchyard.services.connections import ConnectionsService
 from switchyard.services.integrations import IntegrationsService
 from switchyard.services.keyring import Keyring
+from switchyard.services.mcp_tokens import McpTokens
 from switchyard.services.nango_provider import NangoProvider
 from switchyard.services.oauth1_flow import OAuth1Flow
 from switchyard.services.oauth_flow import OAuthFlow
@@ -45,6 +46,7 @@ from switchyard.services.rotation import Rotation
 from switchyard.services.secrets import SecretsService
 from switchyard.services.targets import Targets
 from switchyard.services.tenancy import TenancyService
+from switchyard.services.tools import ToolsService
 from switchyard.services.vault import DataKeyCache, Vault
 from switchyard.services.verify import Verifier
 from switchyard.settings import CredentialStoreKind, Settings
@@ -76,6 +78,8 @@ class Container:
     operate: OperateService
     packages: PackagesService
     sandbox: SandboxRunner
+    tools: ToolsService
+    mcp_tokens: McpTokens
     external_store: ExternalStore | None = None
     nango_client: NangoClient | None = None
 
@@ -205,6 +209,8 @@ def build(settings: Settings) -> Container:
         operate=operate,
         packages=packages,
         sandbox=sandbox,
+        tools=ToolsService(db, typed_actions),
+        mcp_tokens=McpTokens(db),
         external_store=external,
         nango_client=nango_client,
     )

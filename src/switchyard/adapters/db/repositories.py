@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from switchyard.adapters.db.catalog import SqlConnectorDefinitions, SqlIntegrations
 from switchyard.adapters.db.connections import SqlConnections, SqlConnectSessions, SqlOAuthStates
+from switchyard.adapters.db.mcp_tokens import SqlMcpTokens
 from switchyard.adapters.db.operate import SqlCallerKeys, SqlOperateRequests
 from switchyard.adapters.db.packages import SqlPackages
 from switchyard.adapters.db.secrets import SqlSecrets
@@ -31,3 +32,4 @@ class SqlTransaction:
         self.caller_keys = SqlCallerKeys(conn)
         self.operate_requests = SqlOperateRequests(conn)
         self.packages = SqlPackages(conn)
+        self.mcp_tokens = SqlMcpTokens(conn)

@@ -270,6 +270,20 @@ operate_requests = sa.Table(
     sa.Index(None, "received_at"),
 )
 
+mcp_tokens = sa.Table(
+    "mcp_tokens",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("tenant_id", Id, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("end_user_id", sa.String(255), nullable=False),  # the tenant's external end-user id
+    sa.Column("integration", sa.String(63)),
+    sa.Column("api_key_id", Id),
+    sa.Column("digest", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("expires_at", Timestamp, nullable=False),
+    sa.Index(None, "expires_at"),
+)
+
 packages = sa.Table(
     "packages",
     metadata,
