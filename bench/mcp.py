@@ -22,13 +22,6 @@ each ``--calls`` times one after the other, then ``--calls`` times spread over `
 sharing the one client or session. Prints p50 and p99 per way, requests/s of the concurrent runs, the
 server's and this client's CPU time per call, and last the ratio of the sequential MCP p50 to the REST p50.
 No CPU pinning: the server, the upstream and this client share the machine's CPUs.
-
-``switchyard serve`` listens on a socket from ``socket.create_server``, whose ``proto`` is 0, and asyncio sets
-``TCP_NODELAY`` on an accepted connection only when the listener's ``proto`` is ``IPPROTO_TCP``: as shipped
-(2026-11-22), every answer written in two segments (head, then body) on a kept-alive connection waits for
-the client's delayed ACK, about 40 ms. Unless ``--as-shipped`` is given, the server is started through a
-three-line launcher that gives the listener ``IPPROTO_TCP`` (as uvicorn's own command line does), so that
-the figures are the server's work and not that wait.
 """
 
 from __future__ import annotations
@@ -57,13 +50,6 @@ from mcp.client.streamable_http import streamable_http_client
 
 ACTION = "json"
 TOOL = f"bench_{ACTION}"
-# runs ``switchyard serve`` with its listener marked IPPROTO_TCP, so asyncio sets TCP_NODELAY on connections
-SERVE_WITH_NODELAY = """
-import runpy, socket
-_create = socket.create_server
-socket.create_server = lambda *a, **k: (lambda s: socket.socket(s.family, s.type, socket.IPPROTO_TCP, s.detach()))(_create(*a, **k))
-runpy.run_module("switchyard.cli.main", run_name="__main__")
-"""
 ANSWER = {"id": 42, "name": "switchyard", "ok": True, "items": [1, 2, 3]}
 
 
@@ -171,9 +157,6 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=1000, help="timed calls per way and run (default 1000)")
     parser.add_argument("--concurrency", type=int, default=16, help="callers of the concurrent runs")
     parser.add_argument("--warmup", type=int, default=100, help="untimed calls per way first (default 100)")
-    parser.add_argument(
-        "--as-shipped", action="store_true", help="no TCP_NODELAY launcher: `switchyard serve` as it is"
-    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -196,8 +179,7 @@ def main() -> None:
         scopes = [arg for scope in ("mcp", "actions", "admin") for arg in ("-s", scope)]
         key = str(cli(env, "keys", "create", "-t", "bench", "-n", "bench", *scopes)["key"])
         upstream_cmd = [sys.executable, str(HERE / "proxy.py"), "upstream", str(ports["upstream"])]
-        launch = ["-m", "switchyard.cli.main"] if args.as_shipped else ["-c", SERVE_WITH_NODELAY]
-        serve_cmd = [sys.executable, *launch, "serve", "--port", str(ports["switchyard"])]
+        serve_cmd = [sys.executable, "-m", "switchyard.cli.main", "serve", "--port", str(ports["switchyard"])]
         with (
             started(upstream_cmd, base_env, data / "upstream.log") as upstream,
             started(serve_cmd, env, data / "switchyard.log") as switchyard,
@@ -223,8 +205,7 @@ def main() -> None:
             runs = asyncio.run(bench(base, key, str(made["id"]), args, switchyard.pid))
 
     print(f"python {sys.version.split()[0]}; {os.cpu_count()} cpus; action GET /json on a loopback upstream")
-    launched = "as shipped" if args.as_shipped else "listener IPPROTO_TCP (TCP_NODELAY)"
-    print(f"server: switchyard serve, {launched}")
+    print("server: switchyard serve")
     print(f"{'way':<6}{'callers':>8}{'calls':>7}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}", end="")
     print(f"{'server us':>11}{'client us':>11}")
     for run in runs:
