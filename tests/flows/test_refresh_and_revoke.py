@@ -45,11 +45,14 @@ async def test_invalid_grant_turns_the_connection_error_with_reconnect(
     api: httpx2.AsyncClient, container: Container, tenant: TenantFixture, peers: Peers
 ) -> None:
     connection_id = await connect_through_peer(api, tenant, peers)
+    moved: list[tuple[str, str]] = []  # what the MCP server listens to for list-changed notifications
+    container.connections.moved.append(lambda c: moved.append((c.id, c.status)))
     peers.oauth.token_failure = "invalid_grant"
     refreshed = await api.post(f"/api/v1/connections/{connection_id}/refresh", headers=tenant.headers)
     assert refreshed.status_code == 200, refreshed.text
     body = refreshed.json()
     assert body["status"] == "error"
+    assert moved == [(connection_id, "error")]
     assert body["error"]["code"] == "oauth.invalid_grant"
     assert "connect the account again" in body["error"]["remediation"]
 
@@ -112,8 +115,11 @@ async def test_a_revocation_the_provider_misses_stays_pending_and_is_retried(
         content=peers.definition().replace(original, original.replace("/revoke", "/no-such-endpoint")),
         headers={**tenant.headers, "content-type": "application/yaml"},
     )
+    moved: list[tuple[str, str]] = []
+    container.connections.moved.append(lambda c: moved.append((c.id, c.status)))
     pending = await api.delete(f"/api/v1/connections/{connection_id}", headers=tenant.headers)
     assert pending.json()["service_revocation_status"] == "pending"
+    assert moved == [(connection_id, "revoking")]
     row = (await api.get(f"/api/v1/connections/{connection_id}", headers=tenant.headers)).json()
     assert row["status"] == "revoking"
 

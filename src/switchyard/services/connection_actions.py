@@ -227,6 +227,7 @@ class ConnectionActions:
             )
             async with self.db.transaction() as tx:
                 await tx.connections.update(pending)
+            self.connections.status_changed(pending)
             return Disconnected(connection.id, now, "pending")
         await self.connections.remove(connection)
         return Disconnected(connection.id, now, "confirmed")

@@ -74,6 +74,11 @@ class ConnectionsService:
         for listener in self.moved:
             listener(connection)
 
+    def status_changed(self, connection: Connection) -> None:
+        """For services that update a connection's status themselves (refresh failures, pending revocations):
+        tell the listeners of ``moved`` after the update committed."""
+        self._tell_moved(connection)
+
     async def seal(self, tenant_id: str, connection_id: str, values: Mapping[str, Any]) -> VaultItem:
         raw = json.dumps(dict(values), separators=(",", ":")).encode("utf-8")
         return await self.vault.seal(tenant_id, OWNER_KIND, connection_id, raw)

@@ -211,6 +211,8 @@ class Refresher:
         )
         async with self.db.transaction() as tx:
             await tx.connections.update(updated)
+        if updated.status != connection.status:
+            self.connections.status_changed(updated)
         log.warning("refresh.failed", connection_id=connection.id, code=exc.code, permanent=permanent)
         return updated
 
