@@ -4,8 +4,9 @@ Every method that reads or changes a tenant's data takes the tenant id, so isola
 once, and not per route. The exceptions are named: API-key lookup by prefix (the tenant is what it finds)
 and the master-key rotation sweep (an operator job over every tenant); connect-session
 and OAuth-state lookups by token digest (the token is how the tenant is found); MCP-token lookup by
-digest (likewise, as for API keys); the refresh sweep; the pruning of old operate request ids and of
-expired MCP tokens.
+digest (likewise, as for API keys); console-session lookup by token digest and console-user lookup by
+email (signing in is how the tenant is found); the console set-up links (they exist before any tenant);
+the refresh sweep; the pruning of old operate request ids, of expired MCP tokens and console sessions.
 """
 
 from __future__ import annotations
@@ -23,7 +24,11 @@ from switchyard.core.models import (
     CallerKey,
     Connection,
     ConnectorOverride,
+    ConnectorUsage,
     ConnectSession,
+    ConsoleSession,
+    ConsoleSetupLink,
+    ConsoleUser,
     EndUser,
     Integration,
     MasterKeyRecord,
@@ -111,6 +116,18 @@ class AccessLogRepo(Protocol):
         self, tenant_id: str, item_ids: Sequence[str], *, before: str | None, limit: int
     ) -> Page[AccessRecord]: ...
 
+    async def tenant_page(
+        self,
+        tenant_id: str,
+        *,
+        before: str | None,
+        limit: int,
+        outcome: str | None = None,
+        actor: str | None = None,
+    ) -> Page[AccessRecord]:
+        """Every record of the tenant, newest first; ``outcome`` and ``actor`` narrow it when given."""
+        ...
+
 
 class MasterKeyRepo(Protocol):
     async def all(self) -> list[MasterKeyRecord]: ...
@@ -142,6 +159,10 @@ class ConnectSessionRepo(Protocol):
     async def add(self, session: ConnectSession) -> None: ...
     async def find(self, token_digest: str) -> ConnectSession | None:
         """Not tenant-scoped: the token is how the tenant is found."""
+        ...
+
+    async def mark_used(self, tenant_id: str, session_id: str, at: datetime) -> bool:
+        """Set ``used_at`` where it is unset; False when the session was already used."""
         ...
 
 
@@ -182,6 +203,14 @@ class ConnectionRepo(Protocol):
 
     async def revoking(self, *, limit: int) -> list[Connection]:
         """Revocation retries, over every tenant."""
+        ...
+
+    async def touch_used(self, tenant_id: str, stamps: dict[str, datetime]) -> None:
+        """Record when connections were last used (id -> time); a stored later time is kept."""
+        ...
+
+    async def usage_by_connector(self, tenant_id: str) -> dict[str, ConnectorUsage]:
+        """Per connector id: the count of connections, of those in error, and the latest use."""
         ...
 
 
@@ -245,6 +274,50 @@ class PackageRepo(Protocol):
     async def version(self, tenant_id: str, package_id: str, version: str) -> PackageVersion | None: ...
 
 
+class ConsoleUserRepo(Protocol):
+    """People who sign in to the web console; each belongs to one tenant, emails are unique overall."""
+
+    async def add(self, user: ConsoleUser) -> None: ...
+    async def find_by_email(self, email: str) -> ConsoleUser | None:
+        """Not tenant-scoped: signing in by email is how the tenant is found."""
+        ...
+
+    async def get(self, tenant_id: str, user_id: str) -> ConsoleUser | None: ...
+    async def all(self, tenant_id: str) -> list[ConsoleUser]: ...
+    async def any(self) -> bool:
+        """Whether any console user exists in any tenant (set-up is offered only before the first)."""
+        ...
+
+    async def set_password_hash(self, tenant_id: str, user_id: str, password_hash: str) -> None: ...
+    async def signed_in(self, tenant_id: str, user_id: str, at: datetime) -> None: ...
+
+
+class ConsoleSessionRepo(Protocol):
+    """Signed-in console browsers, by the digest of the cookie value (the plaintext is never stored)."""
+
+    async def add(self, session: ConsoleSession) -> None: ...
+    async def find(self, token_digest: str) -> ConsoleSession | None:
+        """Not tenant-scoped: the cookie is how the tenant is found."""
+        ...
+
+    async def touch(self, tenant_id: str, session_id: str, at: datetime) -> None: ...
+    async def delete(self, tenant_id: str, session_id: str) -> bool: ...
+    async def delete_for_user(self, tenant_id: str, user_id: str, *, keep: str | None = None) -> int: ...
+    async def prune(self, before: datetime) -> int:
+        """Upkeep, over every tenant: delete sessions expired at ``before``; returns how many."""
+        ...
+
+
+class ConsoleSetupLinkRepo(Protocol):
+    """One-time links that create the first console user; not tenant data (no tenant exists yet)."""
+
+    async def add(self, link: ConsoleSetupLink) -> None: ...
+    async def find(self, token_digest: str) -> ConsoleSetupLink | None: ...
+    async def use(self, link_id: str, at: datetime) -> bool:
+        """Set ``used_at`` where it is unset; False when another request used the link first."""
+        ...
+
+
 class Transaction(Protocol):
     """The repositories of one database transaction: commit on success, roll back on error."""
 
@@ -280,6 +353,12 @@ class Transaction(Protocol):
     def packages(self) -> PackageRepo: ...
     @property
     def mcp_tokens(self) -> McpTokenRepo: ...
+    @property
+    def console_users(self) -> ConsoleUserRepo: ...
+    @property
+    def console_sessions(self) -> ConsoleSessionRepo: ...
+    @property
+    def console_setup_links(self) -> ConsoleSetupLinkRepo: ...
 
 
 class Database(Protocol):

@@ -11,7 +11,7 @@ import pytest
 from switchyard import __version__
 from tests.cli.conftest import Cli
 
-GROUPS = ["db", "tenants", "keys", "secrets", "connectors", "integrations", "connections"]
+GROUPS = ["db", "tenants", "keys", "secrets", "connectors", "integrations", "connections", "users"]
 COMMANDS = [
     ["serve"],
     ["version"],
@@ -52,6 +52,8 @@ COMMANDS = [
     ["connections", "show"],
     ["connections", "delete"],
     ["connections", "test"],
+    ["users", "create"],
+    ["users", "list"],
     ["connect"],
     ["login"],
     ["mcp"],

@@ -20,6 +20,7 @@ from switchyard.core.clock import utcnow
 from switchyard.core.errors import OAuthError, SwitchyardError
 from switchyard.core.models import Integration
 from switchyard.services import oauth1_flow
+from switchyard.services.connect import EndUserSpec
 from switchyard.services.container import Container
 from switchyard.services.integrations import IntegrationSpec
 from switchyard.services.oauth1_flow import OAuth1Flow
@@ -158,6 +159,18 @@ async def test_connect_and_call_the_api_with_the_stored_token(
     assert replay.error is not None and replay.error.code == "oauth.state_replayed"
     assert peers.oauth.token_requests["oauth1_access_token"] == 1
     assert (await stored(container, tenant.id))["connections"] == 1
+
+
+async def test_a_callback_with_a_connect_session_spends_it(
+    container: Container, tenant: TenantFixture, peers: Peers
+) -> None:
+    setup = await prepare(container, tenant, peers)
+    new = await container.connect_sessions.create(tenant.principal, EndUserSpec("u1"))
+    started = await setup.flow.start(setup.integration, setup.end_user_id, connect_session_id=new.session.id)
+    await container.connect_sessions.resolve(new.token)  # usable until a connection is made
+    outcome = await setup.flow.callback(await approve_at_provider(started.authorization_url))
+    assert outcome.error is None and outcome.connection is not None
+    await refused("connect_session.used", container.connect_sessions.resolve(new.token))
 
 
 async def test_unknown_missing_and_foreign_tokens_are_refused(

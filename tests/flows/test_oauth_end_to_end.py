@@ -6,8 +6,10 @@ import asyncio
 from dataclasses import replace
 
 import httpx2
+import pytest
 
 from switchyard.core.clock import utcnow
+from switchyard.core.errors import Unauthenticated
 from switchyard.services.container import Container
 from switchyard.services.vault import Accessor
 from tests.conftest import TenantFixture
@@ -37,6 +39,9 @@ async def test_connect_through_the_peer_and_use_the_token(
         "https://app.example.com/connected?status=success&connection_id="
     )
     connection_id = done.headers["location"].rsplit("=", 1)[1]
+    with pytest.raises(Unauthenticated) as spent:  # the connect link worked once
+        await container.connect_sessions.resolve(session["token"])
+    assert spent.value.code == "connect_session.used"
 
     connection = (await api.get(f"/api/v1/connections/{connection_id}", headers=tenant.headers)).json()
     assert connection["status"] == "active"

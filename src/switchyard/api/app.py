@@ -32,6 +32,7 @@ from switchyard.api.routes.packages import UPLOAD_PREFIXES, package_upload_limit
 from switchyard.mcp.http import McpHttpEndpoint
 from switchyard.services.container import Container, build
 from switchyard.settings import Settings
+from switchyard.web import mount as web
 
 
 def create_app(settings: Settings | None = None, *, container: Container | None = None) -> FastAPI:
@@ -70,7 +71,10 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
         BodyLimitMiddleware,
         max_bytes=resolved.settings.max_request_bytes,
         exempt_prefixes=(proxy.router.prefix + "/",),  # the proxy streams and enforces its own limit
-        larger=tuple((prefix, package_upload_limit(resolved.settings)) for prefix in UPLOAD_PREFIXES),
+        larger=tuple(
+            (prefix, package_upload_limit(resolved.settings))
+            for prefix in UPLOAD_PREFIXES + web.UPLOAD_PREFIXES
+        ),
     )
     app.add_middleware(RequestContextMiddleware)  # outermost: every response, 413 included, gets an id
     app.include_router(health.router)
@@ -92,4 +96,5 @@ def create_app(settings: Settings | None = None, *, container: Container | None 
     app.router.routes.append(Route("/mcp", mcp_endpoint, methods=["GET", "POST", "DELETE"]))
     app.include_router(agent.router)
     app.include_router(mcp_config.router)
+    web.install(app)
     return app

@@ -47,11 +47,16 @@ def popup_result(
     return page(title, message, status=status, code=payload.get("error"), script=script)
 
 
-def redirect_with(url: str, params: dict[str, str]) -> RedirectResponse:
+def with_params(url: str, params: dict[str, str]) -> str:
+    """``url`` with ``params`` added to its query (the ones it has are kept)."""
     parts = urlsplit(url)
     query = "&".join(filter(None, [parts.query, urlencode(params)]))
+    return urlunsplit(parts._replace(query=query))
+
+
+def redirect_with(url: str, params: dict[str, str], *, status: int = 302) -> RedirectResponse:
     return RedirectResponse(
-        urlunsplit(parts._replace(query=query)), status_code=302, headers={"Cache-Control": "no-store"}
+        with_params(url, params), status_code=status, headers={"Cache-Control": "no-store"}
     )
 
 

@@ -59,6 +59,11 @@ def _headers(exc: SwitchyardError) -> dict[str, str] | None:
 
 async def _switchyard_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, SwitchyardError)
+    return from_error(exc)
+
+
+def from_error(exc: SwitchyardError) -> JSONResponse:
+    """The problem document of one of our errors (5xx ones are logged)."""
     if exc.status >= 500:
         log.warning("request_failed", code=exc.code, detail=exc.detail)
     return problem(

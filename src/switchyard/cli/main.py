@@ -11,7 +11,7 @@ import sys
 import typer
 
 from switchyard import __version__
-from switchyard.cli import connections, connectors, db, integrations, keys, secrets, tenants
+from switchyard.cli import connections, connectors, db, integrations, keys, secrets, tenants, users
 from switchyard.cli.connect import connect
 from switchyard.cli.login import login
 from switchyard.cli.mcp import mcp
@@ -35,6 +35,7 @@ app.add_typer(secrets.app, name="secrets")
 app.add_typer(connectors.app, name="connectors")
 app.add_typer(integrations.app, name="integrations")
 app.add_typer(connections.app, name="connections")
+app.add_typer(users.app, name="users")
 app.command()(connect)
 app.command()(login)
 app.command()(mcp)

@@ -43,6 +43,13 @@ def serve(
     settings = load_settings()
 
     async def run(container: Container) -> None:
+        if settings.is_sqlite:  # single node: the operator reads this process's output
+            link = await container.console.setup_link()
+            if link is not None:
+                typer.echo(
+                    f"No console user yet. Open this one-time link to set up the console (valid 24 h): {link}",
+                    err=True,
+                )
         tls_files = None
         if tls:
             names = hosts_for(settings.public_base_url) + ([host] if host not in _WILDCARD_HOSTS else [])

@@ -165,6 +165,7 @@ class ConnectSession:
     return_url: str | None
     expires_at: datetime
     created_at: datetime
+    used_at: datetime | None = None  # set once a connection was made through it: a link works once
 
 
 @dataclass(frozen=True)
@@ -216,6 +217,15 @@ class Connection:
     next_refresh_at: datetime | None = None
     last_refreshed_at: datetime | None = None
     last_used_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ConnectorUsage:
+    """What a tenant's connections of one connector add up to."""
+
+    connections: int
+    errors: int
+    last_used_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -281,3 +291,39 @@ class PackageVersion:
     actions: list[str]
     has_code: bool
     uploaded_at: datetime
+
+
+@dataclass(frozen=True)
+class ConsoleUser:
+    """A person who signs in to the web console; belongs to one tenant. Only an argon2id hash is kept."""
+
+    id: str
+    tenant_id: str
+    email: str
+    password_hash: str = field(repr=False)
+    created_at: datetime
+    last_login_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ConsoleSession:
+    """A signed-in console browser; only the digest of the cookie value is stored."""
+
+    id: str
+    tenant_id: str
+    user_id: str
+    token_digest: str = field(repr=False)
+    created_at: datetime
+    expires_at: datetime
+    last_seen_at: datetime
+
+
+@dataclass(frozen=True)
+class ConsoleSetupLink:
+    """A one-time link that creates the first console user; only the digest of its token is stored."""
+
+    id: str
+    token_digest: str = field(repr=False)
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None

@@ -1,7 +1,8 @@
 """Connect sessions: a 30-minute grant for one end user to connect some of the tenant's integrations.
 
 The backend creates a session for its end user and sends them to ``connect_url``; the session token (shown
-once, stored as a digest) then authorizes that user's OAuth redirects and the hosted connect page.
+once, stored as a digest) then authorizes that user's OAuth redirects and the hosted connect page. A session
+is spent by the first connection made through it (``used_at``): the link works once.
 """
 
 from __future__ import annotations
@@ -48,6 +49,20 @@ def invalid_session() -> Unauthenticated:
         code="connect_session.invalid",
         remediation="Ask the application for a new connect link.",
     )
+
+
+def used_session() -> Unauthenticated:
+    return Unauthenticated(
+        "this connect link was already used",
+        code="connect_session.used",
+        remediation="Ask the application for a new connect link.",
+    )
+
+
+async def mark_session_used(db: Database, tenant_id: str, session_id: str) -> bool:
+    """Set the session's ``used_at``; False when it was already set."""
+    async with db.transaction() as tx:
+        return await tx.connect_sessions.mark_used(tenant_id, session_id, utcnow())
 
 
 class ConnectSessionService:
@@ -100,7 +115,13 @@ class ConnectSessionService:
             session = await tx.connect_sessions.find(tokens.digest(token))
         if session is None or session.expires_at <= utcnow():
             raise invalid_session()
+        if session.used_at is not None:
+            raise used_session()
         return session
+
+    async def mark_used(self, session: ConnectSession) -> None:
+        """Spend the session: its link works once. Marking a used session again changes nothing."""
+        await mark_session_used(self.db, session.tenant_id, session.id)
 
     async def ensure_end_user(self, principal: Principal, spec: EndUserSpec) -> EndUser:
         """The end user with this external id, created (or updated with what ``spec`` gives) as needed."""

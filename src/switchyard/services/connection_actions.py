@@ -29,12 +29,13 @@ from switchyard.core.manifest.schema import (
     OAuth2,
     OAuth2ClientCredentials,
 )
-from switchyard.core.models import Connection, Integration, Principal
+from switchyard.core.models import Connection, ConnectSession, Integration, Principal
 from switchyard.core.scopes import Scope
 from switchyard.logs import get_logger
 from switchyard.ports import Database, HttpSender
 from switchyard.services.authz import require
 from switchyard.services.catalog import CatalogService
+from switchyard.services.connect import invalid_session, mark_session_used, used_session
 from switchyard.services.connections import ConnectionsService, NewCredentials
 from switchyard.services.integrations import IntegrationsService
 from switchyard.services.nango_provider import NangoProvider
@@ -105,6 +106,42 @@ class ConnectionActions:
                 code="connection.needs_redirect",
             )
         return await self.connections.create(integration, end_user.id, new, config=config)
+
+    async def connect_with_session(
+        self,
+        session: ConnectSession,
+        integration_key: str,
+        *,
+        credentials: Mapping[str, Any] | None = None,
+        connection_config: Mapping[str, Any] | None = None,
+    ) -> Connection:
+        """The hosted connect page's form: connect the session's end user, then spend the session."""
+        if session.used_at is not None:
+            raise used_session()
+        if session.allowed_integrations and integration_key not in session.allowed_integrations:
+            raise InvalidInput(
+                f"this connect link does not allow {integration_key!r}",
+                code="connect_session.integration_not_allowed",
+                extra={"allowed": list(session.allowed_integrations)},
+            )
+        async with self.db.transaction(write=False) as tx:
+            end_user = await tx.end_users.get_by_id(session.tenant_id, session.end_user_id)
+        if end_user is None:
+            raise invalid_session()
+        principal = Principal(
+            session.tenant_id,
+            actor=f"connect_session:{session.id}",
+            scopes=frozenset({Scope.CONNECTIONS_WRITE, Scope.INTEGRATIONS_READ}),
+        )
+        connection = await self.connect(
+            principal,
+            integration_key,
+            end_user.external_id,
+            credentials=credentials,
+            connection_config=connection_config,
+        )
+        await mark_session_used(self.db, session.tenant_id, session.id)
+        return connection
 
     async def _verify(
         self,

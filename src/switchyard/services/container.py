@@ -26,13 +26,17 @@ from switchyard.core.packages import PackageLimits
 from switchyard.ports import CiphertextStore, DataHttp, KeySource
 from switchyard.services.actions import ActionsService
 from switchyard.services.apikeys import ApiKeyService
+from switchyard.services.audit import AuditService
 from switchyard.services.background import Upkeep
 from switchyard.services.catalog import CatalogService
 from switchyard.services.connect import ConnectSessionService
 from switchyard.services.connection_actions import ConnectionActions
+from switchyard.services.connection_views import ConnectionViews
 from switchyard.services.connections import ConnectionsService
+from switchyard.services.console_accounts import ConsoleAccounts
 from switchyard.services.integrations import IntegrationsService
 from switchyard.services.keyring import Keyring
+from switchyard.services.marketplace import Marketplace
 from switchyard.services.mcp_tokens import McpTokens
 from switchyard.services.nango_provider import NangoProvider
 from switchyard.services.oauth1_flow import OAuth1Flow
@@ -80,6 +84,10 @@ class Container:
     sandbox: SandboxRunner
     tools: ToolsService
     mcp_tokens: McpTokens
+    console: ConsoleAccounts
+    marketplace: Marketplace
+    audit: AuditService
+    connection_views: ConnectionViews
     external_store: ExternalStore | None = None
     nango_client: NangoClient | None = None
 
@@ -100,6 +108,7 @@ class Container:
         await self.sandbox.close()
         await self.control_http.close()
         await self.data_http.close()
+        await self.proxy.close()  # writes the last-used times still queued
         await self.proxy.limiter.close()
         await self.proxy.breakers.close()
         if self.nango_client is not None:
@@ -211,6 +220,10 @@ def build(settings: Settings) -> Container:
         sandbox=sandbox,
         tools=ToolsService(db, typed_actions),
         mcp_tokens=McpTokens(db),
+        console=ConsoleAccounts(db, tenancy, proxy.limiter, public_base_url=settings.public_base_url),
+        marketplace=Marketplace(db, catalog),
+        audit=AuditService(db),
+        connection_views=ConnectionViews(db, connections),
         external_store=external,
         nango_client=nango_client,
     )

@@ -24,6 +24,7 @@ from switchyard.core.ids import new_id
 from switchyard.core.manifest import forms, templates
 from switchyard.core.manifest.schema import Definition, OAuth1
 from switchyard.core.models import Integration, OAuthState
+from switchyard.services.connect import mark_session_used
 from switchyard.services.connections import NewCredentials
 from switchyard.services.oauth_flow import (
     RESPONSE_MODES,
@@ -169,6 +170,8 @@ class OAuth1Flow(RedirectFlow):
             connection = await self.connections.create(
                 integration, pending.end_user_id, credentials, config=pending.connection_config
             )
+            if pending.connect_session_id:  # the connect link is spent
+                await mark_session_used(self.db, pending.tenant_id, pending.connect_session_id)
         finally:
             await forget_sealed_secret(self.db, self.vault, pending)
         return Completed(connection, pending)

@@ -22,13 +22,14 @@ from switchyard.core.manifest.schema import Definition, OAuth2
 from switchyard.core.models import Connection, Integration, OAuthState
 from switchyard.ports import Database, HttpSender
 from switchyard.services.catalog import CatalogService
+from switchyard.services.connect import mark_session_used
 from switchyard.services.connections import ConnectionsService, NewCredentials
 from switchyard.services.integrations import IntegrationsService
 from switchyard.services.vault import Accessor, Vault
 
 STATE_TTL = timedelta(minutes=10)
 STATE_OWNER_KIND = "oauth_state"
-RESPONSE_MODES = ("redirect", "popup", "page")
+RESPONSE_MODES = ("redirect", "popup", "page", "hosted")  # hosted: a popup opened by the connect page
 
 
 @dataclass(frozen=True)
@@ -228,6 +229,8 @@ class OAuthFlow(RedirectFlow):
             connection = await self.connections.create(
                 integration, pending.end_user_id, credentials, config=pending.connection_config
             )
+            if pending.connect_session_id:  # the connect link is spent
+                await mark_session_used(self.db, pending.tenant_id, pending.connect_session_id)
         finally:
             await forget_sealed_secret(self.db, self.vault, pending)
         return Completed(connection, pending)

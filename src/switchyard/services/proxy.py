@@ -6,7 +6,8 @@ circuit breaker for this tenant (``CircuitOpen``), then the data-plane client be
 Retryable answers (the definition's ``retryableStatuses``, or the caller's ``Retry-On``) and network
 failures are retried with backoff and jitter that honour ``Retry-After`` and reset headers: idempotent
 requests by default, others only when the caller asks for retries. A streamed body is sent once.
-Every call is logged (provider, connection, status, attempts, timing; never a credential) and counted.
+Every call is logged (provider, connection, status, attempts, timing; never a credential) and counted, and
+each request sent stamps the connection's last use (``services.usage``: throttled, written in the background).
 
 The proxy's hot path runs this once per request, so ``open`` is a plain async context manager (no generator,
 no exit stack), the retry policy and metric children are reused, and the per-target values (header names,
@@ -34,6 +35,7 @@ from switchyard.core.http import Headers, Outbound, Rate
 from switchyard.logs import get_logger
 from switchyard.ports import CircuitBreakers, DataHttp, RateLimiter, Upstream
 from switchyard.services.targets import Target, Targets
+from switchyard.services.usage import UsageStamps
 
 log = get_logger("switchyard.proxy")
 CALLS = Counter("switchyard_provider_calls_total", "Calls to providers", ["provider", "outcome"])
@@ -130,6 +132,7 @@ class ProxyService:
         timeout: float,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rand: Callable[[], float] = random.random,
+        usage: UsageStamps | None = None,
     ) -> None:
         self.targets = targets
         self.http = http
@@ -140,6 +143,11 @@ class ProxyService:
         self.timeout = timeout
         self._sleep = sleep
         self._rand = rand
+        self.usage = usage if usage is not None else UsageStamps(targets.db)
+
+    async def close(self) -> None:
+        """Write the pending last-used stamps (the limiter and breakers are closed by their owner)."""
+        await self.usage.close()
 
     async def _admit(self, target: Target) -> None:
         if self.tenant_rates:
@@ -220,6 +228,7 @@ class ProxyService:
             try:
                 upstream = await answer.__aenter__()
             except UpstreamError as exc:
+                self.usage.used(tenant_id, connection_id)  # the request may have reached the provider
                 await self.breakers.record(target.breaker_key, success=False)
                 delay = retry.delay(policy, attempt, None, (), hints, rand=self._rand, spent=spent)
                 if delay is None:
@@ -229,6 +238,7 @@ class ProxyService:
                 spent += delay
                 await self._sleep(delay)
                 continue
+            self.usage.used(tenant_id, connection_id)
             try:
                 status = upstream.status
                 if status == 401 and not renewed and replayable:

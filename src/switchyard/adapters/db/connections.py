@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from switchyard.adapters.db.rows import model_of, page, to_columns
 from switchyard.adapters.db.tables import connect_sessions, connections, oauth_states
-from switchyard.core.models import Connection, ConnectSession, OAuthState, Page
+from switchyard.core.clock import as_utc
+from switchyard.core.models import Connection, ConnectorUsage, ConnectSession, OAuthState, Page
 
 _session = model_of(ConnectSession)
 _state = model_of(OAuthState)
@@ -30,6 +31,19 @@ class SqlConnectSessions:
         query = connect_sessions.select().where(connect_sessions.c.token_digest == token_digest)
         row = (await self.conn.execute(query)).first()
         return _session(row) if row else None
+
+    async def mark_used(self, tenant_id: str, session_id: str, at: datetime) -> bool:
+        """Mark the session used; False when it already was (a connect link works once)."""
+        result = await self.conn.execute(
+            connect_sessions.update()
+            .where(
+                connect_sessions.c.tenant_id == tenant_id,
+                connect_sessions.c.id == session_id,
+                connect_sessions.c.used_at.is_(None),
+            )
+            .values(used_at=at)
+        )
+        return result.rowcount == 1
 
 
 class SqlOAuthStates:
@@ -118,6 +132,42 @@ class SqlConnections:
             )
         )
         return bool(result.rowcount)
+
+    async def touch_used(self, tenant_id: str, stamps: Mapping[str, datetime]) -> None:
+        """Set ``last_used_at`` of each connection to its time, never backwards (a later stored time stays)."""
+        if not stamps:
+            return
+        at = sa.bindparam("used_at", type_=connections.c.last_used_at.type)
+        statement = (
+            connections.update()
+            .where(
+                connections.c.tenant_id == tenant_id,
+                connections.c.id == sa.bindparam("connection_id"),
+                sa.or_(connections.c.last_used_at.is_(None), connections.c.last_used_at < at),
+            )
+            .values(last_used_at=at)
+        )
+        await self.conn.execute(
+            statement, [{"connection_id": cid, "used_at": when} for cid, when in stamps.items()]
+        )
+
+    async def usage_by_connector(self, tenant_id: str) -> dict[str, ConnectorUsage]:
+        """Per connector: how many connections, how many in error, and the latest use."""
+        query = (
+            sa.select(
+                connections.c.connector_id,
+                sa.func.count(),
+                sa.func.sum(sa.case((connections.c.status == "error", 1), else_=0)),
+                sa.func.max(connections.c.last_used_at),
+            )
+            .where(connections.c.tenant_id == tenant_id)
+            .group_by(connections.c.connector_id)
+        )
+        rows = (await self.conn.execute(query)).all()
+        return {
+            connector: ConnectorUsage(int(count), int(errors or 0), as_utc(last) if last else None)
+            for connector, count, errors, last in rows
+        }
 
     async def revoking(self, *, limit: int) -> list[Connection]:
         """Revocation retries, over every tenant: connections whose provider has not confirmed yet."""

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from switchyard.adapters.db.catalog import SqlConnectorDefinitions, SqlIntegrations
 from switchyard.adapters.db.connections import SqlConnections, SqlConnectSessions, SqlOAuthStates
+from switchyard.adapters.db.console import SqlConsoleSessions, SqlConsoleSetupLinks, SqlConsoleUsers
 from switchyard.adapters.db.mcp_tokens import SqlMcpTokens
 from switchyard.adapters.db.operate import SqlCallerKeys, SqlOperateRequests
 from switchyard.adapters.db.packages import SqlPackages
@@ -33,3 +34,6 @@ class SqlTransaction:
         self.operate_requests = SqlOperateRequests(conn)
         self.packages = SqlPackages(conn)
         self.mcp_tokens = SqlMcpTokens(conn)
+        self.console_users = SqlConsoleUsers(conn)
+        self.console_sessions = SqlConsoleSessions(conn)
+        self.console_setup_links = SqlConsoleSetupLinks(conn)

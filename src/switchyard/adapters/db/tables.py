@@ -194,6 +194,7 @@ connect_sessions = sa.Table(
     sa.Column("return_url", sa.String(2048)),
     sa.Column("expires_at", Timestamp, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("used_at", Timestamp),
 )
 
 oauth_states = sa.Table(
@@ -313,4 +314,39 @@ package_versions = sa.Table(
     sa.Column("has_code", sa.Boolean, nullable=False),
     sa.Column("uploaded_at", Timestamp, nullable=False),
     sa.UniqueConstraint("package_id", "version"),
+)
+
+console_users = sa.Table(
+    "console_users",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("tenant_id", Id, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),  # global: sign-in is by email
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("last_login_at", Timestamp),
+    sa.Index(None, "tenant_id"),
+)
+
+console_sessions = sa.Table(
+    "console_sessions",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("tenant_id", Id, sa.ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("user_id", Id, sa.ForeignKey("console_users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("token_digest", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("expires_at", Timestamp, nullable=False),
+    sa.Column("last_seen_at", Timestamp, nullable=False),
+    sa.Index(None, "expires_at"),
+)
+
+console_setup_links = sa.Table(
+    "console_setup_links",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("token_digest", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("expires_at", Timestamp, nullable=False),
+    sa.Column("used_at", Timestamp),
 )

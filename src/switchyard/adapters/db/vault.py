@@ -124,3 +124,23 @@ class SqlAccessLog:
             query = query.where(vault_access_log.c.id < before)
         rows = (await self.conn.execute(query.order_by(vault_access_log.c.id.desc()).limit(limit + 1))).all()
         return page(rows, limit, _record)
+
+    async def tenant_page(
+        self,
+        tenant_id: str,
+        *,
+        before: str | None,
+        limit: int,
+        outcome: str | None = None,
+        actor: str | None = None,
+    ) -> Page[AccessRecord]:
+        """Every record of the tenant, newest first, optionally only one outcome or one actor."""
+        query = vault_access_log.select().where(vault_access_log.c.tenant_id == tenant_id)
+        if outcome:
+            query = query.where(vault_access_log.c.outcome == outcome)
+        if actor:
+            query = query.where(vault_access_log.c.actor == actor)
+        if before:
+            query = query.where(vault_access_log.c.id < before)
+        rows = (await self.conn.execute(query.order_by(vault_access_log.c.id.desc()).limit(limit + 1))).all()
+        return page(rows, limit, _record)

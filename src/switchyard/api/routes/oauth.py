@@ -11,6 +11,7 @@ from switchyard.api import pages
 from switchyard.api.connection_schemas import AuthorizeIn, AuthorizeOut, ConnectSessionIn, ConnectSessionOut
 from switchyard.api.deps import ContainerDep, PrincipalDep
 from switchyard.core.errors import InvalidInput, NotFound, SwitchyardError
+from switchyard.core.models import OAuthState
 from switchyard.core.scopes import Scope
 from switchyard.services.authz import require
 from switchyard.services.connect import EndUserSpec
@@ -104,16 +105,27 @@ async def authorize_in_browser(
 async def oauth_callback(request: Request, container: ContainerDep) -> RedirectResponse | HTMLResponse:
     """Where providers send the end user back (RFC 6749 4.1.2)."""
     outcome = await container.oauth.callback(dict(request.query_params))
-    return _render(outcome)
+    return _render(outcome, pages.origin_of(container.settings.public_base_url))
 
 
 @router.get("/oauth1/callback", include_in_schema=False, response_model=None)
 async def oauth1_callback(request: Request, container: ContainerDep) -> RedirectResponse | HTMLResponse:
     """Where OAuth 1.0a providers send the end user back (RFC 5849 2.2)."""
-    return _render(await container.oauth1.callback(dict(request.query_params)))
+    outcome = await container.oauth1.callback(dict(request.query_params))
+    return _render(outcome, pages.origin_of(container.settings.public_base_url))
 
 
-def _render(outcome: Outcome) -> RedirectResponse | HTMLResponse:
+def _popup_origin(pending: OAuthState, own_origin: str) -> str | None:
+    """Where a popup posts its result: the opener's origin; None when the flow is not a popup."""
+    if pending.response_mode == "hosted":  # opened by Switchyard's own connect page
+        return own_origin
+    if pending.response_mode == "popup":
+        return pages.origin_of(pending.return_url)
+    return None
+
+
+def _render(outcome: Outcome, own_origin: str) -> RedirectResponse | HTMLResponse:
+    """The callback's answer; ``own_origin`` is Switchyard's public origin, the opener of ``hosted`` popups."""
     pending, error = outcome.pending, outcome.error
     if error is not None:
         message = (
@@ -124,8 +136,8 @@ def _render(outcome: Outcome) -> RedirectResponse | HTMLResponse:
         params = {"status": "error", "error": error.code, "error_description": message}
         if pending is not None and pending.response_mode == "redirect" and pending.return_url:
             return pages.redirect_with(pending.return_url, params)
-        if pending is not None and pending.response_mode == "popup":
-            origin = pages.origin_of(pending.return_url)
+        origin = _popup_origin(pending, own_origin) if pending is not None else None
+        if origin is not None:
             return pages.popup_result(params, origin, title="Not connected", message=message, status=400)
         return pages.page("Not connected", message, status=400, code=error.code)
     assert outcome.connection is not None
@@ -133,7 +145,7 @@ def _render(outcome: Outcome) -> RedirectResponse | HTMLResponse:
     params = {"status": "success", "connection_id": outcome.connection.id}
     if pending.response_mode == "redirect" and pending.return_url:
         return pages.redirect_with(pending.return_url, params)
-    if pending.response_mode == "popup":
-        origin = pages.origin_of(pending.return_url)
+    origin = _popup_origin(pending, own_origin)
+    if origin is not None:
         return pages.popup_result(params, origin, title="Connected", message="You can close this window.")
     return pages.page("Connected", "Your account is connected. You can close this window.")

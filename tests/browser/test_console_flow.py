@@ -1,0 +1,156 @@
+"""The whole console in Chromium: set up, create an integration, connect through the hosted page against
+the Authlib authorization server, see the connection active, test it, upload a package and roll it back.
+Every page is captured at 1280 and 375 px wide and must not scroll sideways at either."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from switchyard.core.scopes import Scope
+from switchyard.services.connect import EndUserSpec
+from tests.api.test_packages_api import seed_package
+from tests.browser.conftest import LiveServer, Screens
+from tests.flows.conftest import CLIENT_ID, CLIENT_SECRET, Peers
+from tests.web.conftest import OPERATOR_PASSWORD
+
+EMAIL = "owner@example.com"
+
+
+async def _set_up_console(page: Any, server: LiveServer, screens: Screens) -> None:
+    link = await server.container.console.setup_link()
+    assert link is not None and link.startswith(server.url)
+    await page.goto(link)
+    await screens.capture(page, "01-setup")
+    await page.fill("#tenant", "acme")
+    await page.fill("#email", EMAIL)
+    await page.fill("#password", OPERATOR_PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"{server.url}/console/connectors")
+
+
+async def _wait_for_page(page: Any, url: str, *, problems: str) -> None:
+    """Wait for ``url``; when it does not come, fail with what the page says in ``problems``."""
+    try:
+        await page.wait_for_url(url, timeout=15_000)
+    except Exception as exc:
+        said = await page.locator(problems).all_inner_texts()
+        raise AssertionError(f"{url} did not load; the page says: {said}") from exc
+
+
+@pytest.mark.usefixtures("bubblewrap")  # the uploaded package's code is inspected in the sandbox
+async def test_the_console_end_to_end(
+    live_server: LiveServer, peers: Peers, browser_page: Any, screens: Screens, tmp_path: Path
+) -> None:
+    page, server = browser_page, live_server
+    page.on("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
+    peers.oauth.register_client(
+        CLIENT_ID, CLIENT_SECRET, redirect_uris=[f"{server.url}/oauth/callback"], scopes=["read"],
+        grant_types=["authorization_code", "refresh_token"],
+    )  # fmt: skip
+    await _set_up_console(page, server, screens)
+    container = server.container
+    tenant = await container.tenancy.find_tenant("acme")
+    issued = await container.api_keys.issue(tenant.id, name="backend", scopes=[Scope.ADMIN.value])
+    principal = await container.api_keys.authenticate(issued.plaintext)
+    await container.catalog.put(principal, "peer", peers.definition())
+
+    # The marketplace and the connector's page.
+    await page.goto(f"{server.url}/console/connectors")
+    await screens.capture(page, "02-connectors")
+    await page.fill("#q", "peer")
+    await page.click("form[role=search] button[type=submit]")
+    await page.click('a[data-connector="peer"]')
+    await page.wait_for_url(f"{server.url}/console/connectors/peer")
+    await screens.capture(page, "03-connector")
+
+    # An integration, created in the console.
+    await page.goto(f"{server.url}/console/integrations/new?connector=peer")
+    await screens.capture(page, "04-integration-new")
+    await page.check("input[name=auth_provider][value=builtin]")
+    await page.fill("#client_id", CLIENT_ID)
+    await page.fill("#client_secret", CLIENT_SECRET)
+    await page.click("#create-integration")
+    await page.wait_for_url(f"{server.url}/console/integrations#peer")
+    assert await page.locator('tr[data-integration="peer"]').count() == 1
+    assert CLIENT_SECRET not in await page.content()
+    await screens.capture(page, "05-integrations")
+
+    # The end user connects through the hosted page; the provider's consent runs in a popup.
+    session = await container.connect_sessions.create(
+        principal, EndUserSpec("user-42", "u42@example.com"), allowed_integrations=["peer"]
+    )
+    await page.goto(session.connect_url)
+    await screens.capture(page, "06-connect")
+    async with page.expect_popup() as popup_opened:
+        await page.click("#connect-button")
+    popup = await popup_opened.value
+    await popup.wait_for_event("close")
+    await page.locator("#step-success").wait_for(state="visible")
+    await screens.capture(page, "07-connect-success")
+    assert len(peers.oauth.authorize_log) == 1
+
+    # The connection is active in the console, and its live test passes.
+    await page.goto(f"{server.url}/console/connections")
+    row = page.locator("tr[data-connection]")
+    assert await row.count() == 1
+    assert (await row.locator(".badge").inner_text()).strip() == "active"
+    await screens.capture(page, "08-connections")
+    await row.locator("a").click()
+    await page.click("#test-connection")
+    await page.locator("#test-result.ok").wait_for()
+    assert "Connection works" in await page.locator("#test-result").inner_text()
+    await screens.capture(page, "09-connection")
+
+    # A package: two versions uploaded with the page's form, then rolled back to the first.
+    for version in ("1.0.0", "1.1.0"):
+        archive = tmp_path / f"seed-{version}.zip"
+        archive.write_bytes(seed_package(version))
+        await page.goto(f"{server.url}/console/packages")
+        await page.set_input_files("#package-file", str(archive))
+        await page.click("form[data-upload] button[type=submit]")
+        await _wait_for_page(
+            page, f"{server.url}/console/packages/my-custom-connector", problems="#upload-errors"
+        )
+        assert (await page.locator("#current-version").inner_text()).strip().endswith(version)
+    await screens.capture(page, "10-package")
+    await page.click('[data-version="1.0.0"] button[type=submit]')
+    await page.locator("#current-version", has_text="1.0.0").wait_for()
+    await page.goto(f"{server.url}/console/packages")
+    await screens.capture(page, "11-packages")
+
+    # The remaining pages render for this user at both widths.
+    for name, path in (
+        ("12-secrets", "/console/secrets"),
+        ("13-api-keys", "/console/api-keys"),
+        ("14-audit", "/console/audit"),
+        ("15-settings", "/console/settings"),
+    ):
+        answer = await page.goto(f"{server.url}{path}")
+        assert answer is not None and answer.status == 200, path
+        await screens.capture(page, name)
+    assert len(screens.taken) == 30
+
+
+async def test_refusals_read_clearly_in_the_browser(
+    live_server: LiveServer, browser_page: Any, screens: Screens
+) -> None:
+    page, server = browser_page, live_server
+    tenant = await server.container.tenancy.create_tenant("refusals")
+    await server.container.console.create_user(tenant.id, EMAIL, OPERATOR_PASSWORD)
+    await page.goto(f"{server.url}/console/connections")
+    await page.wait_for_url(f"{server.url}/console/login?next=*")
+    await page.fill("#email", EMAIL)
+    await page.fill("#password", "not the right password")
+    await page.click("button[type=submit]")
+    assert "The email or password is not right." in await page.locator("#login-error").inner_text()
+    assert await page.locator("#password").input_value() == ""  # a password is never sent back
+    await screens.capture(page, "01-login-refused")
+
+    answer = await page.goto(f"{server.url}/connect?session=cs_not-a-real-session-token")
+    assert answer is not None and answer.status == 401
+    assert await page.locator("#connect-form").count() == 0
+    await screens.capture(page, "02-connect-link-invalid")
