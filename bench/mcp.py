@@ -35,7 +35,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -44,7 +43,8 @@ sys.path[:] = [p for p in sys.path if Path(p or os.getcwd()).resolve() != HERE]
 sys.path.insert(0, str(REPO))
 
 import httpx2
-from bench.proxy import UPSTREAM_KEY, api, cli, cpu_seconds, free_port, started, wait_ready
+from bench.proxy import cli, connect_bench, cpu_seconds, environments, free_port, started, wait_ready
+from bench.proxy import definition as proxy_definition
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
@@ -54,21 +54,8 @@ ANSWER = {"id": 42, "name": "switchyard", "ok": True, "items": [1, 2, 3]}
 
 
 def definition(upstream_url: str) -> str:
-    return f"""
-name: bench
-version: 1.0.0
-displayName: Bench upstream
-authenticationMethods:
-  - type: api_key
-    credentials:
-      api_key: {{title: API key, secret: true}}
-    inject: {{in: header, name: X-Api-Key, format: "{{{{api_key}}}}"}}
-proxy: {{baseUrl: "{upstream_url}"}}
-actions:
-  - name: {ACTION}
-    description: The upstream's JSON document.
-    request: {{path: /json}}
-"""
+    action = f"actions:\n  - name: {ACTION}\n    description: The upstream's JSON document.\n    request: {{path: /json}}\n"
+    return proxy_definition(upstream_url, extra=action)
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -164,17 +151,7 @@ def main() -> None:
         ports = {name: free_port() for name in ("upstream", "switchyard")}
         upstream_url = f"http://127.0.0.1:{ports['upstream']}"
         base = f"http://127.0.0.1:{ports['switchyard']}"
-        base_env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHYARD_")}
-        base_env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), base_env.get("PYTHONPATH", "")])
-        env = base_env | {
-            "SWITCHYARD_DATA_DIR": str(data / "switchyard"),
-            "SWITCHYARD_LOG_LEVEL": "INFO",
-            "SWITCHYARD_LOG_FORMAT": "json",
-            "SWITCHYARD_EGRESS_ALLOW_HTTP_HOSTS": "127.0.0.1",
-            "SWITCHYARD_EGRESS_ALLOW_NETWORKS": "127.0.0.0/8",
-            "SWITCHYARD_TENANT_RATE_LIMIT": "1000000/second",
-            "SWITCHYARD_PUBLIC_BASE_URL": base,
-        }
+        base_env, env = environments(data, base)
         cli(env, "tenants", "create", "bench")
         scopes = [arg for scope in ("mcp", "actions", "admin") for arg in ("-s", scope)]
         key = str(cli(env, "keys", "create", "-t", "bench", "-n", "bench", *scopes)["key"])
@@ -186,23 +163,8 @@ def main() -> None:
         ):
             wait_ready(upstream_url + "/", upstream)
             wait_ready(base + "/healthz", switchyard)
-            as_json = "application/json"
-            api(base, "PUT", "/api/v1/connectors/bench", key, definition(upstream_url), "application/yaml")
-            integration = {
-                "key": "bench",
-                "connector_id": "bench",
-                "auth_provider": "direct",
-                "auth_type": "api_key",
-            }
-            api(base, "POST", "/api/v1/integrations", key, integration, as_json)
-            api(base, "POST", "/api/v1/end-users", key, {"external_id": "u1"}, as_json)
-            connection = {
-                "integration": "bench",
-                "end_user_id": "u1",
-                "credentials": {"api_key": UPSTREAM_KEY},
-            }
-            made: dict[str, Any] = api(base, "POST", "/api/v1/connections", key, connection, as_json)
-            runs = asyncio.run(bench(base, key, str(made["id"]), args, switchyard.pid))
+            connection_id = connect_bench(base, key, definition(upstream_url))
+            runs = asyncio.run(bench(base, key, connection_id, args, switchyard.pid))
 
     print(f"python {sys.version.split()[0]}; {os.cpu_count()} cpus; action GET /json on a loopback upstream")
     print("server: switchyard serve")

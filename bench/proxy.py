@@ -56,7 +56,7 @@ HOP_BY_HOP = frozenset(
 )  # fmt: skip
 
 
-def definition(upstream_url: str) -> str:
+def definition(upstream_url: str, *, extra: str = "") -> str:
     return f"""
 name: bench
 version: 1.0.0
@@ -67,7 +67,7 @@ authenticationMethods:
       api_key: {{title: API key, secret: true}}
     inject: {{in: header, name: X-Api-Key, format: "{{{{api_key}}}}"}}
 proxy: {{baseUrl: "{upstream_url}"}}
-"""
+{extra}"""
 
 
 # --- the upstream: python bench/proxy.py upstream PORT --------------------------------------------------
@@ -266,13 +266,10 @@ class Servers:
     switchyard_log: Path
 
 
-@contextlib.contextmanager
-def servers(data: Path, settings: dict[str, str] | None = None) -> Iterator[Servers]:
-    """The upstream, the minimal proxy and Switchyard (``settings``: more SWITCHYARD_* variables), running,
-    with a connection to call through."""
-    ports = {name: free_port() for name in ("upstream", "minimal", "switchyard")}
-    upstream_url = f"http://127.0.0.1:{ports['upstream']}"
-    base = f"http://127.0.0.1:{ports['switchyard']}"
+def environments(
+    data: Path, base: str, settings: dict[str, str] | None = None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The environment without any SWITCHYARD_* variable (for the peers), and Switchyard's own."""
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHYARD_")}
     base_env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), base_env.get("PYTHONPATH", "")])
     env = base_env | {
@@ -285,6 +282,28 @@ def servers(data: Path, settings: dict[str, str] | None = None) -> Iterator[Serv
         "SWITCHYARD_PUBLIC_BASE_URL": base,
         **(settings or {}),
     }
+    return base_env, env
+
+
+def connect_bench(base: str, admin_key: str, source: str) -> str:
+    """Put the ``bench`` connector (``source``), its integration and one end user's connection; its id."""
+    as_json = "application/json"
+    api(base, "PUT", "/api/v1/connectors/bench", admin_key, source, "application/yaml")
+    integration = {"key": "bench", "connector_id": "bench", "auth_provider": "direct", "auth_type": "api_key"}
+    api(base, "POST", "/api/v1/integrations", admin_key, integration, as_json)
+    api(base, "POST", "/api/v1/end-users", admin_key, {"external_id": "u1"}, as_json)
+    connection = {"integration": "bench", "end_user_id": "u1", "credentials": {"api_key": UPSTREAM_KEY}}
+    return str(api(base, "POST", "/api/v1/connections", admin_key, connection, as_json)["id"])
+
+
+@contextlib.contextmanager
+def servers(data: Path, settings: dict[str, str] | None = None) -> Iterator[Servers]:
+    """The upstream, the minimal proxy and Switchyard (``settings``: more SWITCHYARD_* variables), running,
+    with a connection to call through."""
+    ports = {name: free_port() for name in ("upstream", "minimal", "switchyard")}
+    upstream_url = f"http://127.0.0.1:{ports['upstream']}"
+    base = f"http://127.0.0.1:{ports['switchyard']}"
+    base_env, env = environments(data, base, settings)
     admin = str(cli(env, "tenants", "create", "bench")["api_key"]["key"])  # type: ignore[index]
     key = str(cli(env, "keys", "create", "-t", "bench", "-n", "bench", "-s", "proxy")["key"])
 
@@ -301,26 +320,14 @@ def servers(data: Path, settings: dict[str, str] | None = None) -> Iterator[Serv
         wait_ready(upstream_url + "/", upstream)
         wait_ready(f"http://127.0.0.1:{ports['minimal']}/", minimal)
         wait_ready(base + "/healthz", switchyard)
-        as_json = "application/json"
-        api(base, "PUT", "/api/v1/connectors/bench", admin, definition(upstream_url), "application/yaml")
-        integration = {
-            "key": "bench",
-            "connector_id": "bench",
-            "auth_provider": "direct",
-            "auth_type": "api_key",
-        }
-        api(base, "POST", "/api/v1/integrations", admin, integration, as_json)
-        api(base, "POST", "/api/v1/end-users", admin, {"external_id": "u1"}, as_json)
-        credentials = {"api_key": UPSTREAM_KEY}
-        connection = {"integration": "bench", "end_user_id": "u1", "credentials": credentials}
-        made = api(base, "POST", "/api/v1/connections", admin, connection, as_json)
+        connection_id = connect_bench(base, admin, definition(upstream_url))
         yield Servers(
             targets={
                 "direct": (upstream_url + "/json", {"X-Api-Key": UPSTREAM_KEY}),
                 "minimal proxy": (f"http://127.0.0.1:{ports['minimal']}/json", {}),
                 "switchyard": (
                     base + "/api/v1/proxy/json",
-                    {"Authorization": f"Bearer {key}", "Connection-Id": str(made["id"])},
+                    {"Authorization": f"Bearer {key}", "Connection-Id": connection_id},
                 ),
             },
             pids={"direct": upstream.pid, "minimal proxy": minimal.pid, "switchyard": switchyard.pid},

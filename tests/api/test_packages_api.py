@@ -17,46 +17,9 @@ from switchyard.services.container import Container
 from tests.api.test_problem_json import assert_problem
 from tests.conftest import KEYED_API_KEY, TenantFixture, make_tenant
 from tests.peers.provider_api import ProviderApiPeer
+from tests.seed_packages import package, seed_000_manifest, seed_package
 
 pytestmark = pytest.mark.usefixtures("bubblewrap")
-
-
-def seed_000_manifest(version: str = "1.0.0", **more: Any) -> dict[str, Any]:
-    """Seed 000's manifest.json example, with its ``[...]`` lists written out."""
-    return {
-        "name": "my-custom-connector",
-        "version": version,
-        "displayName": "My Custom Connector",
-        "description": "A custom connector for my service",
-        "icon": "data:image/svg+xml;base64,PHN2Zy8+",
-        "authentication": {
-            "type": "oauth2",
-            "config": {
-                "authorizationUrl": "https://api.example.com/oauth/authorize",
-                "tokenUrl": "https://api.example.com/oauth/token",
-                "clientId": "{{clientId}}",
-                "clientSecret": "{{clientSecret}}",
-            },
-        },
-        "actions": [
-            {
-                "name": "describe",
-                "description": "Say which version answers.",
-                "hook": "describe",
-                "inputSchema": {"type": "object", "properties": {}},
-            }
-        ],
-        "triggers": [],
-        "dataSources": [],
-        **more,
-    }
-
-
-def package(manifest: dict[str, Any], code: str | None = None, **files: bytes) -> bytes:
-    members = {"manifest.json": json.dumps(manifest).encode(), **files}
-    if code is not None:
-        members["connector.py"] = code.encode()
-    return build_package(members)
 
 
 def unix_member(name: str, mode: int) -> zipfile.ZipInfo:
@@ -75,13 +38,6 @@ def with_seed_manifest(*members: tuple[zipfile.ZipInfo | str, bytes]) -> bytes:
         for info, content in members:
             archive.writestr(info, content)
     return buffer.getvalue()
-
-
-def seed_package(version: str = "1.0.0") -> bytes:
-    return package(
-        seed_000_manifest(version),
-        f"async def describe(ctx, input):\n    return {{'version': '{version}'}}\n",
-    )
 
 
 def keyed_package(url: str, version: str, answer: str) -> bytes:

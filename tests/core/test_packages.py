@@ -26,41 +26,11 @@ from switchyard.core.packages import (
     semver_key,
 )
 from switchyard.settings import Settings
+from tests.seed_packages import seed_000_manifest
 
 LIMITS = PackageLimits()
 CODE = b"async def describe(ctx, input):\n    return {'ok': True}\n"
 SECRET = "SECRET-CONTENT-7f3a"
-
-
-def seed_000_manifest(**more: Any) -> dict[str, Any]:
-    """Seed 000's manifest.json example with its ``[...]`` lists written out (a hook action)."""
-    return {
-        "name": "my-custom-connector",
-        "version": "1.0.0",
-        "displayName": "My Custom Connector",
-        "description": "A custom connector for my service",
-        "icon": "data:image/svg+xml;base64,PHN2Zy8+",
-        "authentication": {
-            "type": "oauth2",
-            "config": {
-                "authorizationUrl": "https://api.example.com/oauth/authorize",
-                "tokenUrl": "https://api.example.com/oauth/token",
-                "clientId": "{{clientId}}",
-                "clientSecret": "{{clientSecret}}",
-            },
-        },
-        "actions": [
-            {
-                "name": "describe",
-                "description": "Say which version answers.",
-                "hook": "describe",
-                "inputSchema": {"type": "object", "properties": {}},
-            }
-        ],
-        "triggers": [],
-        "dataSources": [],
-        **more,
-    }
 
 
 def manifest_bytes(**more: Any) -> bytes:

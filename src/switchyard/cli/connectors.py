@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from switchyard.api.catalog_schemas import ConnectorDetail, ConnectorList, ConnectorSummary
-from switchyard.cli import migrate, packages
+from switchyard.cli import migrate, package_files, packages
 from switchyard.cli.output import JsonOption, TenantOption, print_fields, print_json, print_table, say
 from switchyard.cli.profiles import ApiUrlOption, ProfileOption, TokenOption
 from switchyard.cli.runtime import run_with_container, tenant_principal
@@ -213,8 +213,8 @@ def remove(tenant: TenantOption, connector_id: ConnectorArgument) -> None:
     )
 
 
-app.command()(packages.create)
-app.command()(packages.package)
+app.command()(package_files.create)
+app.command()(package_files.package)
 app.command()(packages.upload)
 app.command()(packages.download)
 app.command("download-all")(packages.download_all)
