@@ -181,3 +181,48 @@ async def test_the_rest_start_needs_a_known_end_user_and_is_tenant_scoped(
         headers=tenant.headers,
     )
     assert_problem(unknown, 422, "integration.not_found")
+
+
+TYPED_PROVIDER = """
+name: typed-oauth
+version: 1.0.0
+displayName: Typed OAuth
+authenticationMethods:
+  - type: oauth2
+    authorizationUrl: https://auth.example.com/authorize
+    tokenUrl: https://auth.example.com/token
+connectionConfig:
+  sandbox: {title: Sandbox, type: boolean, default: false}
+  port: {title: Port, type: integer, required: true}
+proxy: {baseUrl: "https://api.example.com"}
+"""
+
+
+async def test_the_browser_start_types_the_connection_config_as_the_connector_declares(
+    api: httpx2.AsyncClient, container: Container, tenant: TenantFixture
+) -> None:
+    """A form or link can only send strings: ``config.sandbox=true`` is a boolean, ``config.port`` a number."""
+    headers = {**tenant.headers, "content-type": "application/yaml"}
+    put = await api.put("/api/v1/connectors/typed-oauth", content=TYPED_PROVIDER, headers=headers)
+    assert put.status_code == 200, put.text
+    body = {"key": "typed", "connector_id": "typed-oauth", "client_id": "cid", "client_secret": "s-123456"}
+    assert (await api.post("/api/v1/integrations", json=body, headers=tenant.headers)).status_code == 201
+    session = await _session(api, tenant, allowed_integrations=["typed"])
+    params = {
+        "session": session["token"],
+        "integration": "typed",
+        "config.sandbox": "true",
+        "config.port": "8443",
+    }
+    started = await api.get("/oauth/authorize", params=params)
+    assert started.status_code == 302, started.text
+    async with container.db.transaction(write=False) as tx:
+        stored = (
+            await tx.conn.execute(  # type: ignore[attr-defined]
+                sa.select(oauth_states.c.connection_config).where(oauth_states.c.tenant_id == tenant.id)
+            )
+        ).scalar_one()
+    assert stored == {"sandbox": True, "port": 8443}
+    refused = await api.get("/oauth/authorize", params={**params, "config.port": "eighty"})
+    assert refused.status_code == 422
+    assert "port must be a integer" in refused.text or "port must be an integer" in refused.text

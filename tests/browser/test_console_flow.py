@@ -12,9 +12,9 @@ import pytest
 
 from switchyard.core.scopes import Scope
 from switchyard.services.connect import EndUserSpec
-from tests.api.test_packages_api import seed_package
 from tests.browser.conftest import LiveServer, Screens
 from tests.flows.conftest import CLIENT_ID, CLIENT_SECRET, Peers
+from tests.seed_packages import seed_package
 from tests.web.conftest import OPERATOR_PASSWORD
 
 EMAIL = "owner@example.com"
@@ -122,17 +122,38 @@ async def test_the_console_end_to_end(
     await page.goto(f"{server.url}/console/packages")
     await screens.capture(page, "11-packages")
 
+    # A secret, created and rotated; its value is never shown again.
+    await page.goto(f"{server.url}/console/secrets")
+    await page.fill("#secret-name", "stripe_key")
+    await page.fill("#secret-value", "sk-live-value-0001")
+    await page.click('form[action="/console/secrets"] button[type=submit]')
+    await page.wait_for_url(f"{server.url}/console/secrets/stripe_key")
+    await page.fill("#new-value", "sk-live-value-0002")
+    await page.click('form[action$="/rotate"] button[type=submit]')
+    await page.locator('tr[data-version="2"]').wait_for()
+    content = await page.content()
+    assert "sk-live-value-0001" not in content and "sk-live-value-0002" not in content
+    await screens.capture(page, "12-secret")
+    await page.goto(f"{server.url}/console/secrets")
+    await screens.capture(page, "13-secrets")
+
+    # An API key: its plaintext is shown once, on the page that answers the form.
+    await page.goto(f"{server.url}/console/api-keys")
+    await page.fill("#key-name", "ci")
+    await page.click('form[action="/console/api-keys"] button[type=submit]')
+    plaintext = (await page.locator("#new-key").inner_text()).strip()
+    assert plaintext.startswith("syk_")
+    await screens.capture(page, "14-api-key-created")
+    await page.goto(f"{server.url}/console/api-keys")
+    assert plaintext not in await page.content()
+    await screens.capture(page, "15-api-keys")
+
     # The remaining pages render for this user at both widths.
-    for name, path in (
-        ("12-secrets", "/console/secrets"),
-        ("13-api-keys", "/console/api-keys"),
-        ("14-audit", "/console/audit"),
-        ("15-settings", "/console/settings"),
-    ):
+    for name, path in (("16-audit", "/console/audit"), ("17-settings", "/console/settings")):
         answer = await page.goto(f"{server.url}{path}")
         assert answer is not None and answer.status == 200, path
         await screens.capture(page, name)
-    assert len(screens.taken) == 30
+    assert len(screens.taken) == 34
 
 
 async def test_refusals_read_clearly_in_the_browser(

@@ -173,6 +173,12 @@ async def test_an_expired_session_is_refused(container: Container, tenant: Tenan
     with pytest.raises(Unauthenticated) as caught:
         await container.console.resolve(signed_in.token)
     assert caught.value.code == "console.session_invalid"
+    live = await container.console.log_in(email, PASSWORD, client="192.0.2.3")
+    done = await container.upkeep.run_once()  # the expired row goes; the live one stays
+    assert done["expired_console_sessions"] >= 1
+    async with container.db.transaction(write=False) as tx:
+        assert await tx.console_sessions.find(tokens.digest(signed_in.token)) is None
+        assert await tx.console_sessions.find(tokens.digest(live.token)) is not None
 
 
 async def test_last_seen_is_written_at_most_once_a_minute(

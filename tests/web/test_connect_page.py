@@ -346,7 +346,7 @@ def test_form_strings_become_the_fields_types() -> None:
         return Field(name, f"config.{name}", FormField.model_validate({"title": name, **spec}))
 
     offered = Offered(
-        key="k", connector_id="c", display_name="C", description="", auth_type="api_key", redirect=False,
+        key="k", connector_id="c", display_name="C", description="", icon=None, auth_type="api_key", redirect=False,
         popup=False, credential_fields=(Field("api_key", "credentials.api_key", FormField(title="K", secret=True)),),
         config_fields=(
             field("n", type="integer"), field("x", type="number"), field("on", type="boolean"),

@@ -7,6 +7,7 @@ import dataclasses
 import httpx2
 from markupsafe import escape
 
+from tests.conftest import TenantFixture, make_tenant
 from tests.flows.test_proxy import connect_keyed
 from tests.peers.provider_api import ProviderApiPeer
 from tests.web.conftest import Console
@@ -185,3 +186,48 @@ async def test_a_connection_error_message_is_rendered_inert_with_its_remediation
     assert "refresh.failed" in page.text
     listing = await console.client.get("/console/connections", params={"status": "error"})
     assert f'data-connection="{connection_id}"' in listing.text
+
+
+async def test_an_inline_icon_is_shown_and_a_remote_one_never_fetched(console: Console) -> None:
+    icon = "data:image/svg+xml;base64,PHN2ZyB4bWxucz0naHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmcnLz4="
+    source = f"""
+name: iconic
+version: 1.0.0
+displayName: Iconic
+icon: "{icon}"
+authenticationMethods:
+  - type: api_key
+    credentials:
+      api_key: {{title: Key, secret: true}}
+    inject: {{in: header, name: X-Key, format: "{{{{api_key}}}}"}}
+"""
+    await console.container.catalog.put(console.tenant.principal, "iconic", source)
+    page = await console.client.get("/console/connectors/iconic")
+    assert f'<img class="logo" src="{icon}"' in page.text
+    github = await console.client.get("/console/connectors/github")
+    assert "githubassets" not in github.text  # the catalog's https icon is not loaded
+    assert 'class="logo hue-' in github.text
+
+
+async def test_a_console_user_sees_only_their_own_tenant(
+    console: Console, api: httpx2.AsyncClient, keyed_api: ProviderApiPeer
+) -> None:
+    other = await make_tenant(console.container)
+    theirs = await connect_keyed(api, other, keyed_api.url)
+    assert f'data-connection="{theirs}"' not in (await console.client.get("/console/connections")).text
+    assert 'data-integration="keyed"' not in (await console.client.get("/console/integrations")).text
+    page = await console.client.get(f"/console/connections/{theirs}")
+    assert page.status_code == 404
+    token = await console.csrf("/console/connections")
+    tested = await console.client.post(
+        f"/console/connections/{theirs}/test", headers={"X-CSRF-Token": token, "Accept": "application/json"}
+    )
+    assert tested.status_code == 404
+    gone = await console.client.post(f"/console/connections/{theirs}/disconnect", data={"csrf_token": token})
+    assert gone.status_code == 404
+    assert (await other_connection_exists(console, other, theirs)) is True
+
+
+async def other_connection_exists(console: Console, other: TenantFixture, connection_id: str) -> bool:
+    found = await console.container.connections.get(other.principal, connection_id)
+    return found.status == "active"

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
+from switchyard.api.app import create_app
 from switchyard.services.container import Container, build
 from switchyard.web.guard import CSRF_COOKIE, SESSION_COOKIE
 from tests.conftest import DatabaseFactory, make_settings
@@ -145,3 +146,13 @@ async def test_the_set_up_link_creates_the_first_user_once(empty: Container) -> 
         assert again.status_code in (401, 409)
         assert "console.setup" in again.text
     assert await container.console.setup_link() is None
+
+
+async def test_the_sign_in_page_warns_when_the_browser_would_refuse_its_cookies(container: Container) -> None:
+    transport = httpx2.ASGITransport(app=create_app(container=container))
+    async with httpx2.AsyncClient(transport=transport, base_url="http://console.example.com") as plain:
+        assert 'id="login-insecure"' in (await plain.get("/console/login")).text
+    async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1:8080") as local:
+        assert 'id="login-insecure"' not in (await local.get("/console/login")).text
+    async with console_client(container) as secure:
+        assert 'id="login-insecure"' not in (await secure.get("/console/login")).text

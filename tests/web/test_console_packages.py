@@ -4,6 +4,7 @@ refused uploads that show their problems and store nothing."""
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import httpx2
@@ -168,3 +169,15 @@ async def test_manifest_text_renders_inert(console: Console) -> None:
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     detail = (await console.client.get(f"/console/packages/{NAME}")).text
     assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in detail
+
+
+async def test_an_upload_larger_than_the_api_body_limit_is_taken_up_to_the_package_limit(
+    console: Console,
+) -> None:
+    """The console's upload path has the package limit (10 MiB), not the 1 MiB of other requests."""
+    readme = os.urandom(1536 * 1024)  # incompressible: the archive stays larger than 1 MiB
+    data = build_package({"manifest.json": json.dumps(manifest()).encode(), "README.md": readme})
+    assert len(data) > console.container.settings.max_request_bytes
+    answer = await upload(console, data, js=True)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["location"] == f"/console/packages/{NAME}"

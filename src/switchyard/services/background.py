@@ -49,18 +49,25 @@ class Upkeep:
         forgotten = await self._forget_abandoned_states()
         pruned = await self.operate.prune_request_ids()
         mcp_tokens = await self._forget_expired_mcp_tokens()
+        console_sessions = await self._forget_expired_console_sessions()
         return {
             "refreshed": refreshed,
             "revoked": revoked,
             "expired_states": forgotten,
             "operate_request_ids": pruned,
             "expired_mcp_tokens": mcp_tokens,
+            "expired_console_sessions": console_sessions,
         }
 
     async def _forget_expired_mcp_tokens(self) -> int:
         """Expired MCP tokens are refused on sight; their rows go here."""
         async with self.db.transaction() as tx:
             return await tx.mcp_tokens.prune(utcnow())
+
+    async def _forget_expired_console_sessions(self) -> int:
+        """Expired console sessions are refused on sight; their rows go here."""
+        async with self.db.transaction() as tx:
+            return await tx.console_sessions.prune(utcnow())
 
     async def _forget_abandoned_states(self) -> int:
         """Authorizations never completed: the rows and their sealed verifiers or request secrets."""

@@ -42,6 +42,7 @@ class Offered:
     connector_id: str
     display_name: str
     description: str
+    icon: str | None
     auth_type: str
     redirect: bool  # the provider's own sign-in page, reached through /oauth/authorize
     popup: bool  # the redirect can run in a popup that reports back (not Nango's Connect UI)
@@ -68,6 +69,7 @@ async def _describe(catalog: CatalogService, integration: Integration) -> Offere
         connector_id=integration.connector_id,
         display_name=definition.display_name,
         description=definition.description,
+        icon=definition.icon,
         auth_type=integration.auth_type,
         redirect=redirect,
         popup=redirect and not nango,
@@ -112,13 +114,16 @@ def _typed(field: Field, raw: str | None) -> Any:
     return value
 
 
+def _read(fields: tuple[Field, ...], form: Mapping[str, str]) -> dict[str, Any]:
+    read = {field.name: _typed(field, form.get(field.input_name)) for field in fields}
+    return {name: value for name, value in read.items() if value is not None}
+
+
 def read_form(offered: Offered, form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(credentials, connection_config)`` from the posted form; only the offered fields are read."""
-    credentials: dict[str, Any] = {}
-    config: dict[str, Any] = {}
-    for target, fields in ((config, offered.config_fields), (credentials, offered.credential_fields)):
-        for field in fields:
-            value = _typed(field, form.get(field.input_name))
-            if value is not None:
-                target[field.name] = value
-    return credentials, config
+    return _read(offered.credential_fields, form), _read(offered.config_fields, form)
+
+
+def read_config(specs: Mapping[str, FormField], form: Mapping[str, str]) -> dict[str, Any]:
+    """The connection config in a form or query (``config.<name>``), typed as the connector declares."""
+    return _read(_fields(CONFIG_PREFIX, specs), form)

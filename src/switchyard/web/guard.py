@@ -44,6 +44,13 @@ def _csrf_cookie(request: Request) -> str | None:
     return value if len(value) == _TOKEN_LENGTH else None
 
 
+def own_hosts(request: Request) -> set[str]:
+    """This server as the browser may name it: the request's host, or the public base URL's (a proxy in front
+    may pass another Host)."""
+    public = request.app.state.container.settings.public_base_url
+    return {request.url.netloc, urlsplit(public).netloc}
+
+
 def wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
 
@@ -53,7 +60,7 @@ async def check_csrf(request: Request) -> None:
     if request.method in SAFE_METHODS:
         return
     origin = request.headers.get("origin")
-    if origin and origin != "null" and urlsplit(origin).netloc != request.url.netloc:
+    if origin and origin != "null" and urlsplit(origin).netloc not in own_hosts(request):
         raise Forbidden("the request comes from another site", code="csrf.cross_origin")
     presented = request.headers.get(CSRF_HEADER)
     if presented is None:

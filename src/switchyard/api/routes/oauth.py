@@ -15,10 +15,10 @@ from switchyard.core.models import OAuthState
 from switchyard.core.scopes import Scope
 from switchyard.services.authz import require
 from switchyard.services.connect import EndUserSpec
+from switchyard.services.connect_page import read_config
 from switchyard.services.oauth_flow import Outcome
 
 router = APIRouter(tags=["connect"])
-CONFIG_PREFIX = "config."
 
 
 @router.post(
@@ -84,9 +84,8 @@ async def authorize_in_browser(
         if chosen.auth_provider == "nango":  # the end user connects in Nango's own Connect UI
             link = await container.connection_actions.nango_link(chosen, connect.end_user_id)
             return RedirectResponse(link, status_code=302, headers={"Cache-Control": "no-store"})
-        config = {
-            k[len(CONFIG_PREFIX) :]: v for k, v in request.query_params.items() if k.startswith(CONFIG_PREFIX)
-        }
+        definition = await container.catalog.definition(connect.tenant_id, chosen.connector_id)
+        config = read_config(definition.connection_config, request.query_params)
         flow = container.oauth1 if chosen.auth_type == "oauth1" else container.oauth
         started = await flow.start(
             chosen,

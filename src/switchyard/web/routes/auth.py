@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse
 from switchyard.api.deps import ContainerDep
 from switchyard.core.clock import utcnow
 from switchyard.core.errors import InvalidInput, RateLimited, Unauthenticated
+from switchyard.services.connect import LOCAL_HOSTS
 from switchyard.services.console_accounts import SignedIn
 from switchyard.web.guard import SESSION_COOKIE, ConsoleRoute, SignedDep, set_cookie
 from switchyard.web.templating import render
@@ -43,11 +44,21 @@ async def home() -> Response:
     return RedirectResponse(HOME, status_code=303)
 
 
+def cookies_refused(request: Request) -> bool:
+    """Browsers keep Secure cookies only over https or on this machine: say so instead of failing later."""
+    return request.url.scheme != "https" and request.url.hostname not in LOCAL_HOSTS
+
+
 @router.get("/login")
 async def login_page(request: Request, next: Annotated[str, Query()] = "") -> Response:
-    return render(
-        request, "console/login.html", {"title": "Sign in", "error": None, "email": "", "next": next}
-    )
+    context = {
+        "title": "Sign in",
+        "error": None,
+        "email": "",
+        "next": next,
+        "insecure": cookies_refused(request),
+    }
+    return render(request, "console/login.html", context)
 
 
 @router.post("/login")
@@ -59,7 +70,7 @@ async def login(
     next: Annotated[str, Form()] = "",
 ) -> Response:
     client = request.client.host if request.client else "unknown"
-    context = {"title": "Sign in", "email": email, "next": next}
+    context = {"title": "Sign in", "email": email, "next": next, "insecure": cookies_refused(request)}
     try:
         signed = await container.console.log_in(email, password, client=client)
     except RateLimited as exc:

@@ -19,8 +19,7 @@ from switchyard.api.deps import ContainerDep
 from switchyard.core.errors import Forbidden, InvalidInput, NotFound, SwitchyardError
 from switchyard.core.models import ConnectSession
 from switchyard.services.connect_page import Offered, offer, read_form
-from switchyard.services.container import Container
-from switchyard.web.guard import json_ok, wants_json
+from switchyard.web.guard import json_ok, own_hosts, wants_json
 from switchyard.web.templating import CONNECT_CSP, render
 
 GONE = {
@@ -57,12 +56,9 @@ class ConnectRoute(APIRoute):
 router = APIRouter(route_class=ConnectRoute, include_in_schema=False)
 
 
-def _check_origin(request: Request, container: Container) -> None:
+def _check_origin(request: Request) -> None:
     origin = request.headers.get("origin")
-    if origin is None:
-        return
-    own = {request.url.netloc, urlsplit(container.settings.public_base_url).netloc}
-    if urlsplit(origin).netloc not in own:
+    if origin is not None and urlsplit(origin).netloc not in own_hosts(request):
         raise Forbidden("the request comes from another site", code="connect.cross_origin")
 
 
@@ -127,7 +123,7 @@ async def connect_page(
 
 @router.post("/connect/{integration}")
 async def connect(request: Request, container: ContainerDep, integration: str) -> Response:
-    _check_origin(request, container)
+    _check_origin(request)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     token = form.get("session", "")
     live = await container.connect_sessions.resolve(token)

@@ -22,7 +22,6 @@ from switchyard.web.guard import ConsoleRoute, SignedDep, json_ok, wants_json
 from switchyard.web.templating import render
 
 router = APIRouter(prefix="/console/packages", route_class=ConsoleRoute, include_in_schema=False)
-UPLOAD_PREFIX = router.prefix  # allowed the package-sized request body (see api/routes/packages.py)
 
 
 def _package_path(name: str) -> str:
