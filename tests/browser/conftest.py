@@ -102,6 +102,52 @@ _WIDE_ELEMENTS = """() => Array.from(document.querySelectorAll('body *'))
     + ' (overflow-x ' + getComputedStyle(e.parentElement).overflowX + ')')"""
 
 
+# What a page must not have (WCAG 2.1 AA, the parts a script can check): a form control without a label, a
+# button or link without a name, an image without alt text, or text whose contrast with the background
+# behind it is under 4.5:1 (3:1 for large text). Hidden and disabled elements are left out.
+ACCESSIBILITY_AUDIT = """() => {
+  const problems = [];
+  const shown = e => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden'
+    && !e.closest('[hidden], .visually-hidden, [aria-hidden="true"]');
+  const describe = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.name ? '[name=' + e.name + ']' : '');
+  for (const e of document.querySelectorAll('input:not([type=hidden]), select, textarea')) {
+    if (!shown(e)) continue;
+    const labelled = (e.labels && e.labels.length) || e.getAttribute('aria-label') || e.getAttribute('aria-labelledby');
+    if (!labelled) problems.push('no label: ' + describe(e));
+  }
+  for (const e of document.querySelectorAll('button, a[href]')) {
+    if (shown(e) && !(e.innerText.trim() || e.getAttribute('aria-label'))) problems.push('no name: ' + describe(e));
+  }
+  for (const e of document.querySelectorAll('img')) {
+    if (!e.hasAttribute('alt')) problems.push('no alt: ' + describe(e));
+  }
+  const rgb = text => (text.match(/[\\d.]+/g) || []).map(Number);
+  const luminance = ([r, g, b]) => {
+    const f = c => { c /= 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = e => {
+    for (let n = e; n; n = n.parentElement) {
+      const c = rgb(getComputedStyle(n).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  for (const e of document.querySelectorAll('body *')) {
+    const text = Array.from(e.childNodes).some(n => n.nodeType === 3 && n.textContent.trim());
+    if (!text || !shown(e) || e.closest(':disabled')) continue;
+    const style = getComputedStyle(e);
+    const fg = luminance(rgb(style.color).slice(0, 3));
+    const bg = luminance(background(e));
+    const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+    const size = parseFloat(style.fontSize);
+    const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5)) problems.push('contrast ' + ratio.toFixed(2) + ': ' + describe(e) + ' "' + e.textContent.trim().slice(0, 30) + '"');
+  }
+  return problems;
+}"""
+
+
 @dataclass
 class Screens:
     """Takes each page's screenshot at both widths and checks that it never scrolls sideways."""
@@ -110,6 +156,8 @@ class Screens:
     taken: list[Path] = field(default_factory=list)
 
     async def capture(self, page: Any, name: str) -> None:
+        problems = await page.evaluate(ACCESSIBILITY_AUDIT)
+        assert not problems, f"{name} has accessibility problems: {problems}"
         for label, (width, height) in WIDTHS.items():
             await page.set_viewport_size({"width": width, "height": height})
             overflow = await page.evaluate(

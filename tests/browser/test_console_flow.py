@@ -12,7 +12,7 @@ import pytest
 
 from switchyard.core.scopes import Scope
 from switchyard.services.connect import EndUserSpec
-from tests.browser.conftest import LiveServer, Screens
+from tests.browser.conftest import ACCESSIBILITY_AUDIT, LiveServer, Screens
 from tests.flows.conftest import CLIENT_ID, CLIENT_SECRET, Peers
 from tests.seed_packages import seed_package
 from tests.web.conftest import OPERATOR_PASSWORD
@@ -175,3 +175,50 @@ async def test_refusals_read_clearly_in_the_browser(
     assert answer is not None and answer.status == 401
     assert await page.locator("#connect-form").count() == 0
     await screens.capture(page, "02-connect-link-invalid")
+
+
+async def test_the_accessibility_audit_finds_what_it_looks_for(browser_page: Any) -> None:
+    """The audit every capture runs: a page with each fault is reported, a clean one is not."""
+    await browser_page.set_content(
+        '<main><p style="color:#999;background:#fff">faint</p><input id="bare">'
+        '<button></button><img src="data:image/gif;base64,R0lGODlhAQABAAAAACw="></main>'
+    )
+    problems = await browser_page.evaluate(ACCESSIBILITY_AUDIT)
+    assert any(p.startswith("contrast") and "faint" in p for p in problems), problems
+    assert "no label: input#bare" in problems
+    assert any(p.startswith("no name: button") for p in problems)
+    assert any(p.startswith("no alt: img") for p in problems)
+    await browser_page.set_content(
+        '<main><p>plain</p><label for="x">X</label><input id="x"><button>Go</button><img alt="" src="data:,"></main>'
+    )
+    assert await browser_page.evaluate(ACCESSIBILITY_AUDIT) == []
+
+
+async def _tab_to(page: Any, element_id: str, most: int = 10) -> None:
+    for _ in range(most):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("document.activeElement && document.activeElement.id") == element_id:
+            return
+    raise AssertionError(f"#{element_id} cannot be reached with the Tab key")
+
+
+async def test_signing_in_and_searching_work_from_the_keyboard(
+    live_server: LiveServer, browser_page: Any
+) -> None:
+    page, server = browser_page, live_server
+    tenant = await server.container.tenancy.create_tenant("keyboard")
+    await server.container.console.create_user(tenant.id, EMAIL, OPERATOR_PASSWORD)
+    await page.goto(f"{server.url}/console/login")
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.className") == "skip"  # the skip link comes first
+    await _tab_to(page, "email")
+    await page.keyboard.type(EMAIL)
+    await _tab_to(page, "password")
+    await page.keyboard.type(OPERATOR_PASSWORD)
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"{server.url}/console/connectors")
+    await _tab_to(page, "q", most=20)  # the marketplace search, past the navigation
+    await page.keyboard.type("github")
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"{server.url}/console/connectors?q=github*")
+    assert await page.locator('a[data-connector="github"]').count() == 1
