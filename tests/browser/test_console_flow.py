@@ -12,10 +12,16 @@ import pytest
 
 from switchyard.core.scopes import Scope
 from switchyard.services.connect import EndUserSpec
+from switchyard.services.connections import ConnectionFilter
+from switchyard.services.integrations import IntegrationSpec
 from tests.browser.conftest import ACCESSIBILITY_AUDIT, LiveServer, Screens
+from tests.conftest import KEYED_API_KEY
 from tests.flows.conftest import CLIENT_ID, CLIENT_SECRET, Peers
+from tests.flows.test_proxy import keyed_definition
+from tests.peers.provider_api import ProviderApiPeer
 from tests.seed_packages import seed_package
 from tests.web.conftest import OPERATOR_PASSWORD
+from tests.web.test_console_catalog_pages import VERIFIED
 
 EMAIL = "owner@example.com"
 
@@ -222,3 +228,45 @@ async def test_signing_in_and_searching_work_from_the_keyboard(
     await page.keyboard.press("Enter")
     await page.wait_for_url(f"{server.url}/console/connectors?q=github*")
     assert await page.locator('a[data-connector="github"]').count() == 1
+
+
+async def test_an_api_key_connects_through_the_hosted_form_after_a_refusal(
+    live_server: LiveServer, keyed_api: ProviderApiPeer, browser_page: Any, screens: Screens
+) -> None:
+    """The form steps in place: a wrong key shows the provider's refusal, Try again, the right key connects,
+    and the link is then used up."""
+    page, server = browser_page, live_server
+    container = server.container
+    tenant = await container.tenancy.create_tenant("hosted-form")
+    issued = await container.api_keys.issue(tenant.id, name="backend", scopes=[Scope.ADMIN.value])
+    principal = await container.api_keys.authenticate(issued.plaintext)
+    await container.catalog.put(principal, "keyed", keyed_definition(keyed_api.url, extra=VERIFIED))
+    spec = IntegrationSpec(
+        fields=frozenset({"key", "connector_id", "auth_provider", "auth_type"}),
+        key="keyed", connector_id="keyed", auth_provider="direct", auth_type="api_key",
+    )  # fmt: skip
+    await container.integrations.create(principal, spec)
+    session = await container.connect_sessions.create(
+        principal, EndUserSpec("user-7"), allowed_integrations=["keyed"]
+    )
+
+    await page.goto(session.connect_url)
+    await screens.capture(page, "01-connect-form")
+    await page.fill("#f-credentials-api_key", "not-the-key")
+    await page.click("#connect-button")
+    await page.locator("#step-error").wait_for(state="visible")
+    assert await page.evaluate("document.activeElement.id") == "step-error"  # focus follows the step
+    await screens.capture(page, "02-connect-refused")
+    await page.click("#retry-link")
+    await page.locator("#step-config").wait_for(state="visible")
+    await page.fill("#f-credentials-api_key", KEYED_API_KEY)
+    await page.click("#connect-button")
+    await page.locator("#step-success").wait_for(state="visible")
+    await screens.capture(page, "03-connect-connected")
+    made = await container.connections.list_connections(principal, ConnectionFilter(), after=None, limit=10)
+    assert [c.status for c in made.items] == ["active"]
+
+    answer = await page.reload()
+    assert answer is not None and answer.status == 410
+    assert await page.locator("#connect-form").count() == 0
+    await screens.capture(page, "04-connect-link-used")
