@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from switchyard.web.routes import settings as settings_pages
+from switchyard.services.server_facts import server_facts
 from tests.conftest import TEST_MASTER_KEY, make_settings
 from tests.web.conftest import OPERATOR_PASSWORD, Console, console_client, csrf_of, sign_in
 
@@ -56,7 +56,7 @@ def test_server_facts_never_hold_credentials(tmp_path: Path) -> None:
         connectors_storage="s3://bucket/prefix",
         connectors_storage_options='{"secret_access_key": "hunter6-s3"}',
     )
-    facts = dict(settings_pages.server_facts(settings))
+    facts = dict(server_facts(settings))
     shown = " ".join(facts.values())
     for leaked in ("hunter", "db.internal", "bucket", TEST_MASTER_KEY.split(":", 1)[1]):
         assert leaked not in shown

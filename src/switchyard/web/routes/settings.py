@@ -1,65 +1,22 @@
-"""Settings: the tenant, its console users, changing one's password, and the server's non-secret settings.
-
-Only kinds are shown of what may hold credentials: the database engine (never its URL), the credential
-store kind, and the package storage's scheme.
-"""
+"""Settings: the tenant, its console users, changing one's password, and the server's non-secret settings
+(``services/server_facts.py`` decides what of the configuration may be shown)."""
 
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from switchyard import __version__
 from switchyard.api.deps import ContainerDep
 from switchyard.core.errors import InvalidInput, RateLimited, SwitchyardError
 from switchyard.services.console_accounts import Signed
 from switchyard.services.container import Container
-from switchyard.settings import Settings
+from switchyard.services.server_facts import server_facts
 from switchyard.web.guard import ConsoleRoute, SignedDep
 from switchyard.web.templating import render
 
 router = APIRouter(prefix="/console/settings", route_class=ConsoleRoute, include_in_schema=False)
-
-
-def _database_kind(settings: Settings) -> str:
-    scheme = settings.resolved_database_url.split(":", 1)[0].split("+", 1)[0].lower()
-    return {"sqlite": "SQLite", "postgresql": "PostgreSQL", "postgres": "PostgreSQL"}.get(scheme, scheme)
-
-
-def _storage_kind(settings: Settings) -> str:
-    where = settings.connectors_storage
-    if not where:
-        return "directory in the data dir"
-    scheme = where.split("://", 1)[0].lower() if "://" in where else ""
-    return {"": "directory", "file": "directory"}.get(scheme, scheme)
-
-
-def _without_credentials(url: str) -> str:
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
-
-
-def server_facts(settings: Settings) -> list[tuple[str, str]]:
-    """What an operator may see of the configuration: no URL that may hold a password, no key."""
-    return [
-        ("Public base URL", _without_credentials(settings.public_base_url)),
-        ("Database", _database_kind(settings)),
-        ("Multi-node coordination (Redis)", "on" if settings.redis_url else "off"),
-        ("Credential store", settings.credential_store.value),
-        ("Master keys from", "environment" if settings.master_key is not None else "key file"),
-        ("Connector package storage", _storage_kind(settings)),
-        (
-            "Sandbox",
-            "no isolation (development only)" if settings.sandbox_unsafe_no_isolation else "bubblewrap",
-        ),
-        ("Largest package", f"{settings.package_max_bytes // 1024} KiB"),
-        ("Version", __version__),
-    ]
 
 
 async def _page(
