@@ -1,6 +1,6 @@
 """An action as an MCP tool call against the same action through the REST API, in one run.
 
-    python bench/mcp.py [--calls 1000] [--concurrency 16] [--warmup 100]
+    python bench/mcp.py [--calls 1000] [--concurrency 16] [--warmup 100] [--tool-cache-ttl 5]
 
 Starts two processes:
 
@@ -144,6 +144,9 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=1000, help="timed calls per way and run (default 1000)")
     parser.add_argument("--concurrency", type=int, default=16, help="callers of the concurrent runs")
     parser.add_argument("--warmup", type=int, default=100, help="untimed calls per way first (default 100)")
+    parser.add_argument(
+        "--tool-cache-ttl", default="5", help="SWITCHYARD_TOOL_CACHE_TTL_SECONDS of the server (0: off)"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -151,7 +154,7 @@ def main() -> None:
         ports = {name: free_port() for name in ("upstream", "switchyard")}
         upstream_url = f"http://127.0.0.1:{ports['upstream']}"
         base = f"http://127.0.0.1:{ports['switchyard']}"
-        base_env, env = environments(data, base)
+        base_env, env = environments(data, base, {"SWITCHYARD_TOOL_CACHE_TTL_SECONDS": args.tool_cache_ttl})
         cli(env, "tenants", "create", "bench")
         scopes = [arg for scope in ("mcp", "actions", "admin") for arg in ("-s", scope)]
         key = str(cli(env, "keys", "create", "-t", "bench", "-n", "bench", *scopes)["key"])
@@ -167,7 +170,7 @@ def main() -> None:
             runs = asyncio.run(bench(base, key, connection_id, args, switchyard.pid))
 
     print(f"python {sys.version.split()[0]}; {os.cpu_count()} cpus; action GET /json on a loopback upstream")
-    print("server: switchyard serve")
+    print(f"server: switchyard serve, tool cache ttl {args.tool_cache_ttl} s")
     print(f"{'way':<6}{'callers':>8}{'calls':>7}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}", end="")
     print(f"{'server us':>11}{'client us':>11}")
     for run in runs:

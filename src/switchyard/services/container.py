@@ -193,6 +193,9 @@ def build(settings: Settings) -> Container:
         package_code=package_code,
     )
     operate = OperateService(db, keyring, typed_actions, window_seconds=settings.operate_window_seconds)
+    tools = ToolsService(db, typed_actions, cache_ttl=settings.tool_cache_ttl_seconds)
+    connections.moved.append(lambda connection: tools.forget(connection.tenant_id))
+    packages.changed.append(tools.forget)
     return Container(
         settings=settings,
         db=db,
@@ -218,7 +221,7 @@ def build(settings: Settings) -> Container:
         operate=operate,
         packages=packages,
         sandbox=sandbox,
-        tools=ToolsService(db, typed_actions),
+        tools=tools,
         mcp_tokens=McpTokens(db),
         console=ConsoleAccounts(db, tenancy, proxy.limiter, public_base_url=settings.public_base_url),
         marketplace=Marketplace(db, catalog),

@@ -10,6 +10,11 @@ user, connection, action, via, outcome, duration; never the arguments) and count
 Naming: the oldest active connection of an integration gives ``<integration>_<action>``; each later one adds
 ``_<last 6 characters of its connection id>``, so a name never changes while its connection lives.
 The opt-in ``proxy_request`` tool sends a raw request through the proxy for any of those connections.
+
+A tool list costs a few database reads, so each one is kept for ``cache_ttl`` seconds
+(SWITCHYARD_TOOL_CACHE_TTL_SECONDS) in this process: ``forget`` drops a tenant's lists when its end users'
+active connections change or a package swaps a definition here, and another process sees such a change
+within ``cache_ttl``. A call whose tool is not in a kept list lists afresh before it answers "not found".
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -80,10 +85,28 @@ def _require_any(principal: Principal, *scopes: Scope) -> None:
         require(principal, scopes[0])  # raises the 403 naming the first
 
 
+_ListKey = tuple[str, str, str | None, bool]  # tenant id, end user id, integration, include_proxy
+Tools = list[Tool]  # named outside the class, where ``list`` is a method
+
+
 class ToolsService:
-    def __init__(self, db: Database, actions: ActionsService) -> None:
+    def __init__(
+        self,
+        db: Database,
+        actions: ActionsService,
+        *,
+        cache_ttl: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.db = db
         self.actions = actions
+        self.cache_ttl = cache_ttl
+        self._clock = clock
+        self._lists: dict[_ListKey, tuple[float, Tools]] = {}  # key -> (kept until, tools)
+
+    def forget(self, tenant_id: str, *_: object) -> None:
+        """Drop the tenant's kept tool lists (a listener of connection moves and package swaps)."""
+        self._lists = {key: kept for key, kept in self._lists.items() if key[0] != tenant_id}
 
     async def _connections(self, tenant_id: str, end_user_id: str) -> list[tuple[Connection, str]]:
         """The end user's active connections with their integration keys, oldest first."""
@@ -119,6 +142,19 @@ class ToolsService:
     ) -> list[Tool]:
         """The end user's tools in the principal's tenant; another tenant's end user has none."""
         _require_any(principal, Scope.MCP, Scope.ACTIONS)
+        key = (principal.tenant_id, end_user_id, integration, include_proxy)
+        kept = self._lists.get(key)
+        now = self._clock()
+        if kept is not None and kept[0] > now:
+            return list(kept[1])
+        tools = await self._build(principal, end_user_id, integration, include_proxy)
+        if self.cache_ttl > 0:
+            self._lists[key] = (now + self.cache_ttl, tools)
+        return list(tools)
+
+    async def _build(
+        self, principal: Principal, end_user_id: str, integration: str | None, include_proxy: bool
+    ) -> Tools:
         connections = await self._connections(principal.tenant_id, end_user_id)
         if integration is not None:
             connections = [(c, key) for c, key in connections if key == integration]
@@ -162,12 +198,7 @@ class ToolsService:
         tool: Tool | None = None
         try:
             require(principal, _scope_for(via))
-            tools = await self.list(
-                principal, end_user_id, integration=integration, include_proxy=include_proxy
-            )
-            tool = next((t for t in tools if t.name == name), None)
-            if tool is None:
-                raise tool_not_found(name)
+            tool = await self._find(principal, end_user_id, name, integration, include_proxy)
             acting = dataclasses.replace(principal, scopes=principal.scopes | {Scope.ACTIONS.value})
             if tool.action == PROXY_TOOL and tool.connector_id == "":
                 output = await self._proxy(principal, tool, arguments or {})
@@ -180,6 +211,24 @@ class ToolsService:
             result = ToolResult(ok=False, output=exc.extra or None, code=exc.code, detail=exc.detail)
         self._audit(principal, end_user_id, tool, via, result, started)
         return result
+
+    async def _find(
+        self, principal: Principal, end_user_id: str, name: str, integration: str | None, include_proxy: bool
+    ) -> Tool:
+        """The tool ``name``, from the kept list or, when it is not there, a fresh one (a connection made in
+        another process since)."""
+        for fresh in (False, True):
+            if fresh:
+                self.forget(principal.tenant_id)
+            tools = await self.list(
+                principal, end_user_id, integration=integration, include_proxy=include_proxy
+            )
+            found = next((t for t in tools if t.name == name), None)
+            if found is not None:
+                return found
+            if self.cache_ttl <= 0:
+                break
+        raise tool_not_found(name)
 
     @staticmethod
     def _audit(
