@@ -93,7 +93,9 @@ class Settings(BaseSettings):
         default=300.0, gt=0, description="How far an operate request_time may be from now."
     )
     tool_cache_ttl_seconds: float = Field(
-        default=5.0, ge=0, description="How long a process keeps an end user's tool list (0: list every call)."
+        default=5.0,
+        ge=0,
+        description="How long a process keeps an end user's tool list (0: list every call).",
     )
     connectors_storage: str | None = Field(
         default=None,

@@ -53,6 +53,8 @@ COMMANDS = [
     ["connections", "delete"],
     ["connections", "test"],
     ["users", "create"],
+    ["users", "set-password"],
+    ["users", "delete"],
     ["users", "list"],
     ["connect"],
     ["login"],

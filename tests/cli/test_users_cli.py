@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from switchyard.core.errors import Unauthenticated
 from tests.cli.conftest import Cli, open_container, serving, wait_until_up
 
 PASSWORD = "a long enough console password"
@@ -59,3 +62,34 @@ def test_serve_prints_a_one_time_setup_link_until_a_user_exists(cli: Cli, tmp_pa
     with serving(cli, tmp_path) as server:
         wait_until_up(server)
     assert banner not in server.stderr.read_text()
+
+
+async def test_an_operator_resets_a_forgotten_password_and_deletes_a_user(
+    cli: Cli, demo: dict[str, Any]
+) -> None:
+    cli.ok("users", "create", "-t", "demo", "-e", "b@example.com", "--password-stdin", stdin=PASSWORD)
+    async with open_container(cli.data_dir) as container:
+        old = await container.console.log_in("b@example.com", PASSWORD, client="127.0.0.1")
+    new_password = "another long enough password"
+    reset = cli.ok(
+        "users", "set-password", "-t", "demo", "-e", "B@example.com", "--password-stdin", stdin=new_password
+    )
+    assert new_password not in reset
+    async with open_container(cli.data_dir) as container:
+        with pytest.raises(Unauthenticated):  # every session ended with the reset
+            await container.console.resolve(old.token)
+        with pytest.raises(Unauthenticated):
+            await container.console.log_in("b@example.com", PASSWORD, client="127.0.0.2")
+        signed_in = await container.console.log_in("b@example.com", new_password, client="127.0.0.3")
+
+    unknown = cli.run(
+        "users", "set-password", "-t", "demo", "-e", "c@example.com", "--password-stdin", stdin=new_password
+    )
+    assert unknown.returncode == 1 and unknown.stderr.startswith("error [console_user.not_found]")
+    unasked = cli.run("users", "delete", "-t", "demo", "-e", "b@example.com")
+    assert unasked.returncode == 1 and unasked.stderr.startswith("error [cli.confirmation_required]")
+    cli.ok("users", "delete", "-t", "demo", "-e", "b@example.com", "--yes")
+    assert cli.json("users", "list", "-t", "demo")["users"] == []
+    async with open_container(cli.data_dir) as container:
+        with pytest.raises(Unauthenticated):
+            await container.console.resolve(signed_in.token)

@@ -1,4 +1,4 @@
-"""``switchyard users``: create and list the people who sign in to the web console.
+"""``switchyard users``: create, list, reset and delete the people who sign in to the web console.
 
 A password is never a command-line value (shell history, process lists): it is asked for twice without
 echo, or read from stdin with --password-stdin. It is never printed.
@@ -11,12 +11,22 @@ from typing import Annotated, Any
 
 import typer
 
-from switchyard.cli.output import JsonOption, TenantOption, print_fields, print_json, print_table
+from switchyard.cli.output import (
+    JsonOption,
+    TenantOption,
+    print_fields,
+    print_json,
+    print_table,
+    require_confirmation,
+    say,
+)
 from switchyard.cli.runtime import run_with_container
 from switchyard.core.models import ConsoleUser
 from switchyard.services.container import Container
 
-app = typer.Typer(name="users", help="Create and list web console users.", no_args_is_help=True)
+app = typer.Typer(
+    name="users", help="Create, list, reset and delete web console users.", no_args_is_help=True
+)
 
 
 def _user_json(user: ConsoleUser) -> dict[str, Any]:
@@ -62,6 +72,51 @@ def create(
         print_json(_user_json(user))
         return
     print_fields([("user id", user.id), ("email", user.email), ("tenant id", user.tenant_id)])
+
+
+@app.command("set-password")
+def set_password(
+    tenant: TenantOption,
+    email: Annotated[str, typer.Option("--email", "-e", metavar="EMAIL", help="The user's address.")],
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="Read the new password from stdin (one trailing newline dropped) instead of asking twice.",
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Set a console user's password (a forgotten one, say) and end all of their sessions."""
+    password = _read_password(password_stdin)
+
+    async def work(container: Container) -> ConsoleUser:
+        return await container.console.set_password(tenant, email, password)
+
+    user = run_with_container(work)
+    if as_json:
+        print_json(_user_json(user))
+        return
+    say(f"new password set for {user.email}; their sessions were ended")
+
+
+@app.command()
+def delete(
+    tenant: TenantOption,
+    email: Annotated[str, typer.Option("--email", "-e", metavar="EMAIL", help="The user's address.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking.")] = False,
+) -> None:
+    """Delete a console user; they are signed out everywhere. Asks first unless --yes; without a terminal
+    to ask on, --yes is required."""
+    require_confirmation(yes, "delete", f"console user {email!r}")
+    if not yes:
+        typer.confirm(f"Delete console user {email!r}?", abort=True, err=True)
+
+    async def work(container: Container) -> None:
+        await container.console.delete_user(tenant, email)
+
+    run_with_container(work)
+    say(f"deleted console user {email.strip().lower()}")
 
 
 @app.command("list")

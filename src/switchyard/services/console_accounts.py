@@ -24,7 +24,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from switchyard.core.auth import tokens
 from switchyard.core.clock import utcnow
-from switchyard.core.errors import Conflict, InvalidInput, RateLimited, Unauthenticated
+from switchyard.core.errors import Conflict, InvalidInput, NotFound, RateLimited, Unauthenticated
 from switchyard.core.http import Rate
 from switchyard.core.ids import new_id
 from switchyard.core.models import ConsoleSession, ConsoleSetupLink, ConsoleUser, Principal, Tenant
@@ -252,6 +252,37 @@ class ConsoleAccounts:
             await tx.console_users.set_password_hash(user.tenant_id, user.id, rehashed)
             await tx.console_sessions.delete_for_user(user.tenant_id, user.id, keep=signed.session.id)
         log.info("console_user.password_changed", tenant_id=user.tenant_id, user_id=user.id)
+
+    async def set_password(self, tenant: str, email: str, password: str) -> ConsoleUser:
+        """An operator's reset (``switchyard users set-password``): a new password, every session ended."""
+        user = await self._user_of(tenant, email)
+        check_password(password)
+        password_hash = await hash_password(password)
+        async with self.db.transaction() as tx:
+            await tx.console_users.set_password_hash(user.tenant_id, user.id, password_hash)
+            await tx.console_sessions.delete_for_user(user.tenant_id, user.id)
+        log.info("console_user.password_reset", tenant_id=user.tenant_id, user_id=user.id)
+        return user
+
+    async def delete_user(self, tenant: str, email: str) -> None:
+        """Remove a console user of ``tenant``; their sessions go with them."""
+        user = await self._user_of(tenant, email)
+        async with self.db.transaction() as tx:
+            await tx.console_sessions.delete_for_user(user.tenant_id, user.id)
+            await tx.console_users.delete(user.tenant_id, user.id)
+        log.info("console_user.deleted", tenant_id=user.tenant_id, user_id=user.id)
+
+    async def _user_of(self, tenant: str, email: str) -> ConsoleUser:
+        found = await self.tenancy.find_tenant(tenant)
+        async with self.db.transaction(write=False) as tx:
+            user = await tx.console_users.find_by_email(normalise_email(email))
+        if user is None or user.tenant_id != found.id:
+            raise NotFound(
+                f"no console user {normalise_email(email)[:320]!r} in this tenant",
+                code="console_user.not_found",
+                remediation="List them with: switchyard users list --tenant NAME",
+            )
+        return user
 
     # First-run set-up
 

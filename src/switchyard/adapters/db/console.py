@@ -60,6 +60,14 @@ class SqlConsoleUsers:
             .values(password_hash=password_hash)
         )
 
+    async def delete(self, tenant_id: str, user_id: str) -> bool:
+        result = await self.conn.execute(
+            console_users.delete().where(
+                console_users.c.tenant_id == tenant_id, console_users.c.id == user_id
+            )
+        )
+        return bool(result.rowcount)
+
     async def signed_in(self, tenant_id: str, user_id: str, at: datetime) -> None:
         await self.conn.execute(
             console_users.update()
