@@ -211,7 +211,10 @@ async def test_a_failing_write_does_not_fail_the_call(
     try:
         with capture_logs() as logs:
             await call(api, tenant, connection)
-            await asyncio.sleep(0.1)  # the background flush runs, and fails
+            for _ in range(250):  # the background flush runs, and fails
+                if any(entry["event"] == "usage.write_failed" for entry in logs):
+                    break
+                await asyncio.sleep(0.02)
             clock.advance(USAGE_WRITE_INTERVAL)
             await call(api, tenant, connection)
             await usage.close()
