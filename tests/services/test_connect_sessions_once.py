@@ -11,26 +11,14 @@ from switchyard.services.connect import EndUserSpec
 from switchyard.services.container import Container
 from switchyard.services.integrations import IntegrationSpec
 from tests.conftest import KEYED_API_KEY, TenantFixture
+from tests.flows.test_proxy import keyed_definition
 from tests.peers.provider_api import ProviderApiPeer
 
-
-def keyed_definition(api_url: str) -> str:
-    return f"""
-name: keyed
-version: 1.0.0
-displayName: Keyed API
-authenticationMethods:
-  - type: api_key
-    credentials:
-      api_key: {{title: API key, secret: true}}
-    inject: {{in: header, name: X-Api-Key, format: "{{{{api_key}}}}"}}
-proxy: {{baseUrl: "{api_url}"}}
-verification: {{path: /user}}
-"""
+VERIFIED = "verification: {path: /user}\n"
 
 
 async def _keyed(container: Container, tenant: TenantFixture, url: str, *keys: str) -> None:
-    await container.catalog.put(tenant.principal, "keyed", keyed_definition(url))
+    await container.catalog.put(tenant.principal, "keyed", keyed_definition(url, extra=VERIFIED))
     for key in keys:
         spec = IntegrationSpec(
             fields=frozenset({"key", "connector_id", "auth_provider", "auth_type"}),
