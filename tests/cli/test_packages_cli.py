@@ -19,6 +19,7 @@ import pytest
 from switchyard.settings import Settings
 from tests.cli.conftest import Cli, free_port, serving, wait_until_up
 from tests.peers.moto import MotoS3, moto_s3  # noqa: F401  (the fixture is found by name)
+from tests.seed_packages import seed_000_manifest
 
 NAME = "my-custom-connector"
 UPLOAD_TIMEOUT = 60.0
@@ -84,33 +85,17 @@ def here(tmp_path: Path) -> Iterator[Site]:
 def seed_connector(root: Path, version: str, name: str = NAME) -> Path:
     """Seed 000's example manifest (displayName, authentication {type: oauth2, config}) and a hook."""
     root.mkdir(parents=True, exist_ok=True)
-    manifest = {
-        "name": name,
-        "version": version,
-        "displayName": "My Custom Connector",
-        "description": "A custom connector for my service",
-        "icon": "data:image/svg+xml;base64,PHN2ZyB4bWxucz0naHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmcnLz4=",
-        "authentication": {
-            "type": "oauth2",
-            "config": {
-                "authorizationUrl": "https://api.example.com/oauth/authorize",
-                "tokenUrl": "https://api.example.com/oauth/token",
-                "clientId": "{{clientId}}",
-                "clientSecret": "{{clientSecret}}",
-            },
-        },
-        "proxy": {"baseUrl": "https://api.example.com"},
-        "actions": [
-            {
-                "name": "get_profile",
-                "description": "The connected account's profile.",
-                "hook": "get_profile",
-                "inputSchema": {"type": "object", "properties": {}},
-            }
-        ],
-        "triggers": [],
-        "dataSources": [],
-    }
+    actions = [
+        {
+            "name": "get_profile",
+            "description": "The connected account's profile.",
+            "hook": "get_profile",
+            "inputSchema": {"type": "object", "properties": {}},
+        }
+    ]
+    manifest = seed_000_manifest(
+        version, name=name, proxy={"baseUrl": "https://api.example.com"}, actions=actions
+    )
     (root / "manifest.json").write_text(json.dumps(manifest, indent=2))
     (root / "connector.py").write_text(
         f'VERSION = "{version}"\n\n\n'

@@ -8,7 +8,7 @@ import httpx2
 from markupsafe import escape
 
 from tests.conftest import TenantFixture, make_tenant
-from tests.flows.test_proxy import connect_keyed
+from tests.flows.test_proxy import connect_keyed, via
 from tests.peers.provider_api import ProviderApiPeer
 from tests.web.conftest import Console
 
@@ -40,10 +40,25 @@ async def test_the_marketplace_shows_status_and_last_use(
     console: Console, api: httpx2.AsyncClient, keyed_api: ProviderApiPeer
 ) -> None:
     tenant = console.tenant
-    await connect_keyed(api, tenant, keyed_api.url)
+    connection_id = await connect_keyed(api, tenant, keyed_api.url)
     configured = await console.client.get("/console/connectors", params={"status": "connected"})
     assert 'data-connector="keyed"' in configured.text
     assert 'data-connector="github"' not in configured.text
+    assert "Last used: never" in _tile(configured.text, "keyed")
+
+    proxied = await api.get("/api/v1/proxy/user", headers=via(tenant, connection_id))
+    assert proxied.status_code == 200, proxied.text
+    await console.container.proxy.usage.flush()
+    stored = await console.container.connections.get(tenant.principal, connection_id)
+    assert stored.last_used_at is not None
+    used = await console.client.get("/console/connectors", params={"q": "keyed"})
+    assert f"Last used: {stored.last_used_at:%Y-%m-%d %H:%M} UTC" in _tile(used.text, "keyed")
+
+
+def _tile(page: str, connector: str) -> str:
+    """The marketplace tile of ``connector``."""
+    start = page.index(f'data-connector="{connector}"')
+    return page[start : page.index("</a>", start)]
 
 
 async def test_a_connector_name_from_a_tenant_definition_is_rendered_inert(console: Console) -> None:

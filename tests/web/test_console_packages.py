@@ -115,7 +115,7 @@ async def test_upload_roll_back_and_delete(console: Console) -> None:
 async def test_a_file_that_is_not_a_zip_shows_the_error_and_stores_nothing(console: Console) -> None:
     plain = await upload(console, b"this is not a zip")
     assert plain.status_code == 422
-    assert '<div id="upload-errors" class="notice bad"' in plain.text
+    assert '<div class="notice bad" role="alert" id="upload-errors">' in plain.text
     assert "the package is not a zip archive" in plain.text and "package.not_zip" in plain.text
     scripted = await upload(console, b"this is not a zip", js=True)
     assert scripted.status_code == 422

@@ -28,7 +28,7 @@ from switchyard.core.agent_loop import Message, ToolCall, Turn, Usage
 from switchyard.core.errors import InvalidInput, ProviderRejected, UpstreamError
 from switchyard.core.http import Headers, Outbound
 from switchyard.core.redaction import REDACTED, redact_text
-from switchyard.ports import DataHttp
+from switchyard.io_ports import DataHttp
 
 ANTHROPIC_VERSION = "2023-06-01"
 MAX_MODEL_ANSWER_BYTES = 4 * 1024 * 1024

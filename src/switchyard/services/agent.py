@@ -32,8 +32,9 @@ from switchyard.core.http import Headers
 from switchyard.core.models import Principal
 from switchyard.core.scopes import Scope
 from switchyard.core.tool_schemas import anthropic_tool, openai_function
+from switchyard.io_ports import DataHttp
 from switchyard.logs import get_logger
-from switchyard.ports import Database, DataHttp
+from switchyard.ports import Database
 from switchyard.services.authz import require
 from switchyard.services.proxy import Call, ProxyOptions, ProxyService
 from switchyard.services.secrets import SecretsService

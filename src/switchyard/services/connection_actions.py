@@ -31,8 +31,9 @@ from switchyard.core.manifest.schema import (
 )
 from switchyard.core.models import Connection, ConnectSession, Integration, Principal
 from switchyard.core.scopes import Scope
+from switchyard.io_ports import HttpSender
 from switchyard.logs import get_logger
-from switchyard.ports import Database, HttpSender
+from switchyard.ports import Database
 from switchyard.services.authz import require
 from switchyard.services.catalog import CatalogService
 from switchyard.services.connect import invalid_session, mark_session_used, used_session

@@ -32,12 +32,10 @@ class ConnectionViews:
         return (await self._views(principal.tenant_id, [connection]))[0]
 
     async def _views(self, tenant_id: str, connections: list[Connection]) -> list[ConnectionView]:
-        users: dict[str, str] = {}
         async with self.db.transaction(write=False) as tx:
             keys = {i.id: i.key for i in await tx.integrations.all(tenant_id)}
-            for row_id in {c.end_user_id for c in connections}:
-                user = await tx.end_users.get_by_id(tenant_id, row_id)
-                users[row_id] = user.external_id if user else "?"
+            found = await tx.end_users.by_ids(tenant_id, sorted({c.end_user_id for c in connections}))
+        users = {user.id: user.external_id for user in found}
         return [
             ConnectionView(c, keys.get(c.integration_id, "?"), users.get(c.end_user_id, "?"))
             for c in connections

@@ -29,8 +29,9 @@ from switchyard.core.http import Rate
 from switchyard.core.ids import new_id
 from switchyard.core.models import ConsoleSession, ConsoleSetupLink, ConsoleUser, Principal, Tenant
 from switchyard.core.scopes import Scope
+from switchyard.io_ports import RateLimiter
 from switchyard.logs import get_logger
-from switchyard.ports import Database, RateLimiter, Transaction
+from switchyard.ports import Database, Transaction
 from switchyard.services.tenancy import TENANT_NAME, TenancyService
 
 log = get_logger("switchyard.console")

@@ -23,7 +23,7 @@ from switchyard.core import retry
 from switchyard.core.egress import EgressPolicy
 from switchyard.core.errors import ConfigurationError
 from switchyard.core.packages import PackageLimits
-from switchyard.ports import CiphertextStore, DataHttp, KeySource
+from switchyard.io_ports import CiphertextStore, DataHttp, KeySource
 from switchyard.services.actions import ActionsService
 from switchyard.services.apikeys import ApiKeyService
 from switchyard.services.audit import AuditService

@@ -16,8 +16,9 @@ from switchyard.core.clock import utcnow
 from switchyard.core.crypto import MasterKey
 from switchyard.core.errors import ConfigurationError, Conflict, Unavailable
 from switchyard.core.models import MasterKeyRecord
+from switchyard.io_ports import KeySource
 from switchyard.logs import get_logger
-from switchyard.ports import Database, KeySource
+from switchyard.ports import Database
 
 log = get_logger("switchyard.keyring")
 

@@ -20,7 +20,8 @@ from switchyard.core.ids import new_id
 from switchyard.core.manifest import forms, templates
 from switchyard.core.manifest.schema import Definition, OAuth2
 from switchyard.core.models import Connection, Integration, OAuthState
-from switchyard.ports import Database, HttpSender
+from switchyard.io_ports import HttpSender
+from switchyard.ports import Database
 from switchyard.services.catalog import CatalogService
 from switchyard.services.connect import mark_session_used
 from switchyard.services.connections import ConnectionsService, NewCredentials

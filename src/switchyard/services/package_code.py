@@ -20,7 +20,8 @@ from switchyard.adapters.sandbox.runner import CodeBundle, SandboxRunner
 from switchyard.core.errors import FatalError, InvalidInput, NotFound, SandboxError
 from switchyard.core.models import PackageVersion
 from switchyard.core.packages import InspectedPackage
-from switchyard.ports import Database, PackageStore
+from switchyard.io_ports import PackageStore
+from switchyard.ports import Database
 from switchyard.services.hooks import HookHttp
 
 MAX_CACHED_ARCHIVES = 32

@@ -32,8 +32,9 @@ from switchyard.core.packages import (
     semver_key,
 )
 from switchyard.core.scopes import Scope
+from switchyard.io_ports import PackageStore
 from switchyard.logs import get_logger
-from switchyard.ports import Database, PackageStore, Transaction
+from switchyard.ports import Database, Transaction
 from switchyard.services.authz import require
 from switchyard.services.package_code import PackageCode, read_archive
 

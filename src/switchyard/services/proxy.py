@@ -32,8 +32,8 @@ from switchyard.core import retry
 from switchyard.core.auth import oauth1
 from switchyard.core.errors import EgressBlocked, InvalidInput, RateLimited, UpstreamError
 from switchyard.core.http import Headers, Outbound, Rate
+from switchyard.io_ports import CircuitBreakers, DataHttp, RateLimiter, Upstream
 from switchyard.logs import get_logger
-from switchyard.ports import CircuitBreakers, DataHttp, RateLimiter, Upstream
 from switchyard.services.targets import Target, Targets
 from switchyard.services.usage import UsageStamps
 

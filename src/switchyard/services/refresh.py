@@ -27,8 +27,9 @@ from switchyard.core.errors import (
 from switchyard.core.manifest import templates
 from switchyard.core.manifest.schema import OAuth2, OAuth2ClientCredentials
 from switchyard.core.models import Connection, Integration
+from switchyard.io_ports import HttpSender, Locks
 from switchyard.logs import get_logger
-from switchyard.ports import Database, HttpSender, Locks
+from switchyard.ports import Database
 from switchyard.services.catalog import CatalogService
 from switchyard.services.connections import ConnectionsService, NewCredentials, not_found
 from switchyard.services.integrations import IntegrationsService

@@ -26,8 +26,9 @@ from switchyard.core.crypto import Binding
 from switchyard.core.errors import SwitchyardError, Unavailable
 from switchyard.core.ids import new_id
 from switchyard.core.models import AccessRecord, VaultItem
+from switchyard.io_ports import CiphertextStore
 from switchyard.logs import get_logger
-from switchyard.ports import CiphertextStore, Database
+from switchyard.ports import Database
 from switchyard.services.keyring import Keyring
 
 Owner = tuple[str, str]  # (owner kind, owner id): whose value an item is

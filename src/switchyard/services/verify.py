@@ -17,7 +17,7 @@ from switchyard.core.errors import InvalidInput, SwitchyardError
 from switchyard.core.http import HttpRequest
 from switchyard.core.manifest import templates
 from switchyard.core.manifest.schema import Definition, Injection
-from switchyard.ports import HttpSender
+from switchyard.io_ports import HttpSender
 
 
 @dataclass(frozen=True)

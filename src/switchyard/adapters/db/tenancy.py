@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -60,6 +61,14 @@ class SqlEndUsers:
         query = end_users.select().where(end_users.c.tenant_id == tenant_id, end_users.c.id == end_user_id)
         row = (await self.conn.execute(query)).first()
         return _end_user(row) if row else None
+
+    async def by_ids(self, tenant_id: str, end_user_ids: Sequence[str]) -> list[EndUser]:
+        if not end_user_ids:
+            return []
+        query = end_users.select().where(
+            end_users.c.tenant_id == tenant_id, end_users.c.id.in_(list(end_user_ids))
+        )
+        return [_end_user(row) for row in (await self.conn.execute(query)).all()]
 
     async def get(self, tenant_id: str, external_id: str) -> EndUser | None:
         query = end_users.select().where(

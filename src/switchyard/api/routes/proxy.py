@@ -30,7 +30,7 @@ from switchyard.api.middleware import ACCESS_LOGGED, DirectRoute, serve_directly
 from switchyard.core.errors import InvalidInput, PayloadTooLarge
 from switchyard.core.http import Headers
 from switchyard.core.scopes import Scope as ApiScope
-from switchyard.ports import Upstream
+from switchyard.io_ports import Upstream
 from switchyard.services.authz import require
 from switchyard.services.container import Container
 from switchyard.services.proxy import Call, ProxyOptions
